@@ -1,0 +1,7 @@
+"""mobilebert-tf: MobileBERT in TensorFlow/Keras (tf_keras)."""
+
+from mobilebert_tf.config import PRESETS, MobileBertConfig, get_preset
+from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder, build_encoder
+
+__all__ = ["INPUT_KEYS", "PRESETS", "MobileBertConfig", "MobileBertEncoder", "build_encoder",
+           "get_preset"]

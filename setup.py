@@ -1,0 +1,27 @@
+"""mobilebert-tf: MobileBERT teacher, distillation, fine-tuning and TFLite export in tf_keras."""
+
+import setuptools
+
+# The stack is pinned as a whole: TF, tf-keras, tensorflow-text and tf-models-official move
+# together (their ABIs and Keras versions must match).
+INSTALL_REQUIRES = [
+    "tensorflow==2.20.0",
+    "tf-keras==2.20.1",
+    "tf-models-official==2.20.0",
+    "tensorflow-text==2.20.1",
+    "tensorflow-datasets==4.9.10",
+    "importlib_resources>=6",  # tensorflow-datasets 4.9.10 imports it without declaring it.
+    "ai-edge-litert==2.3.0",
+    "absl-py>=1.4",
+]
+
+setuptools.setup(
+    name="mobilebert_tf",
+    version="0.1.0",
+    description="MobileBERT in TensorFlow/Keras: IB-BERT teacher, progressive knowledge "
+    "transfer, fine-tuning and quantized TFLite export.",
+    packages=setuptools.find_packages(include=["mobilebert_tf", "mobilebert_tf.*"]),
+    python_requires=">=3.11,<3.12",
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"test": ["pytest>=8"]},
+)
