@@ -2,6 +2,8 @@
 
 from mobilebert_tf.config import PRESETS, MobileBertConfig, get_preset
 from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder, build_encoder
+from mobilebert_tf.models import MobileBertClassifier, MobileBertPretrainer, MobileBertSpanLabeler
 
-__all__ = ["INPUT_KEYS", "PRESETS", "MobileBertConfig", "MobileBertEncoder", "build_encoder",
+__all__ = ["INPUT_KEYS", "PRESETS", "MobileBertClassifier", "MobileBertConfig",
+           "MobileBertEncoder", "MobileBertPretrainer", "MobileBertSpanLabeler", "build_encoder",
            "get_preset"]
