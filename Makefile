@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test clean
 
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

@@ -1,0 +1,1 @@
+"""Weight maps between our encoder and other implementations' encoders."""
