@@ -1,0 +1,117 @@
+"""`Distiller`: layer-wise knowledge transfer and pre-training distillation in `train_step`."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from mobilebert_tf.distillation import losses
+from mobilebert_tf.distillation.schedule import Stage
+from mobilebert_tf.models import MobileBertPretrainer
+from mobilebert_tf.training.trainer import PRETRAINER_KEYS, StagedTrainer
+
+
+class Distiller(StagedTrainer):
+    """Trains a student `MobileBertPretrainer` from a frozen teacher, stage by stage.
+
+    Per stage (see `mobilebert_tf.distillation.schedule`): for each student layer l in
+    `transfer_layers`, feature-map transfer between block outputs (`encoder_outputs[l + 1]`)
+    and attention transfer between attention logits of student layer l and teacher layer
+    `layer_mapping[l]`; with `distill_pretraining`, `alpha * MLM + (1 - alpha) * KD + NSP`.
+
+    The teacher runs with `training=False` (no dropout), outside the gradient tape; it is not
+    tracked by this model, so it is in neither the optimizer nor any checkpoint of the
+    student. The student also runs without dropout, as in the paper's recipe.
+
+    Args:
+        teacher: The trained teacher `MobileBertPretrainer` (already loaded).
+        student: The student `MobileBertPretrainer`.
+        stages: list of `Stage` (e.g. `make_schedule("pkt", ...)`).
+        alpha: Weight of the hard MLM loss in PD (1 = plain MLM).
+        temperature: KD temperature on the logits.
+        layer_mapping: Teacher layer for each student layer; identity by default, which
+            needs equal layer counts.
+        jit_compile: See `StagedTrainer`.
+
+    Example:
+    >>> distiller = Distiller(teacher, student, make_schedule("pkt", 2, 10, 20))
+    >>> distiller.compile(optimizer=create_optimizer("lamb", schedule_for(distiller.stages)))
+    >>> distiller.set_stage(0); logs = distiller.train_step(batch)
+    """
+
+    def __init__(self, teacher: MobileBertPretrainer, student: MobileBertPretrainer,
+                 stages: list[Stage], alpha: float = 0.5, temperature: float = 1.0,
+                 layer_mapping: Sequence[int] | None = None, jit_compile: bool = False,
+                 **kwargs):
+        super().__init__(student, stages, jit_compile=jit_compile, training=False, **kwargs)
+        t_config, s_config = teacher.encoder.config, student.encoder.config
+        if layer_mapping is None:
+            if t_config.num_layers != s_config.num_layers:
+                raise ValueError(
+                    f"Teacher has {t_config.num_layers} layers and student "
+                    f"{s_config.num_layers}; pass layer_mapping (teacher layer per student "
+                    "layer) to pair them.")
+            layer_mapping = range(s_config.num_layers)
+        layer_mapping = tuple(int(i) for i in layer_mapping)
+        if len(layer_mapping) != s_config.num_layers or not all(
+                0 <= i < t_config.num_layers for i in layer_mapping):
+            raise ValueError(f"layer_mapping {layer_mapping} must give a teacher layer in "
+                             f"[0, {t_config.num_layers}) for each of the student's "
+                             f"{s_config.num_layers} layers.")
+        if t_config.hidden_size != s_config.hidden_size:
+            raise ValueError(f"Feature-map transfer needs equal hidden sizes; teacher "
+                             f"{t_config.hidden_size}, student {s_config.hidden_size}.")
+        if t_config.num_heads != s_config.num_heads:
+            raise ValueError(f"Attention transfer needs equal head counts; teacher "
+                             f"{t_config.num_heads}, student {s_config.num_heads}.")
+        if t_config.vocab_size != s_config.vocab_size:
+            raise ValueError(f"Teacher and student vocabularies differ: {t_config.vocab_size} "
+                             f"vs {s_config.vocab_size}.")
+        for stage in self.stages:
+            bad = [l for l in stage.transfer_layers if not 0 <= l < s_config.num_layers]
+            if bad:
+                raise ValueError(f"Stage {stage.name!r} transfers layers {bad}; the student "
+                                 f"has {s_config.num_layers}.")
+        self._self_setattr_tracking = False
+        # We never modify the teacher, so it is not tracked: not in checkpoints or optimizer.
+        self.teacher = teacher
+        self._self_setattr_tracking = True
+        self.alpha = float(alpha)
+        self.temperature = float(temperature)
+        self.layer_mapping = layer_mapping
+
+    @property
+    def student(self) -> MobileBertPretrainer:
+        return self.model
+
+    def loss_terms(self, data, stage):
+        inputs = {k: data[k] for k in PRETRAINER_KEYS}
+        teacher_out = tf.nest.map_structure(tf.stop_gradient,
+                                            self.teacher(inputs, training=False))
+        student_out = self.student(inputs, training=self.run_training)
+        mask = data["input_mask"]
+        terms = {}
+        for layer in stage.transfer_layers:
+            t_layer = self.layer_mapping[layer]
+            mse, mean, var, _ = losses.feature_map_terms(
+                teacher_out["encoder_outputs"][t_layer + 1],
+                student_out["encoder_outputs"][layer + 1], mask)
+            fmt = (losses.FMT_MSE_WEIGHT * mse + losses.FMT_MEAN_WEIGHT * mean
+                   + losses.FMT_VAR_WEIGHT * var)
+            terms[f"fmt_layer_{layer}"] = (fmt, "tokens")
+            at_sum, _ = losses.attention_transfer_terms(
+                teacher_out["attention_logits"][t_layer],
+                student_out["attention_logits"][layer], mask)
+            # Attention transfer averages over heads too: divide by heads here, tokens later.
+            heads = float(self.student.encoder.config.num_heads)
+            terms[f"at_layer_{layer}"] = (at_sum / heads, "tokens")
+        if stage.distill_pretraining:
+            mlm_sum, _ = losses.distillation_mlm_terms(
+                student_out["mlm_logits"], teacher_out["mlm_logits"], data["masked_lm_ids"],
+                data["masked_lm_weights"], self.alpha, self.temperature)
+            terms["pd_mlm"] = (mlm_sum, "predictions")
+            nsp_sum, _ = losses.nsp_terms(student_out["nsp_logits"],
+                                          data["next_sentence_labels"])
+            terms["pd_nsp"] = (nsp_sum, "sequences")
+        return terms

@@ -1,0 +1,1 @@
+"""Training machinery: optimizers, trainers, the checkpointed loop, records and evaluation."""

@@ -1,0 +1,1 @@
+"""Entry points for CPU, GPU and Cloud TPU training (`python -m tpu.train`)."""
