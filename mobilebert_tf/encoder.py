@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
@@ -111,7 +112,7 @@ def _checked_inputs(inputs, config: MobileBertConfig) -> dict:
     checked = {}
     for key in INPUT_KEYS:
         value = inputs[key]
-        if not (keras.backend.is_keras_tensor(value) or tf.is_tensor(value)):
+        if isinstance(value, (np.ndarray, np.generic, list, tuple, int)):
             value = tf.convert_to_tensor(value)
         if value.shape.rank != 2:
             raise ValueError(f"{key} must have shape [batch, seq_length]; got shape "

@@ -62,10 +62,12 @@ def test_get_config_round_trip_and_save_reload(preset, tmp_path):
     np.testing.assert_array_equal(reloaded(inputs)["sequence_output"], expected)
 
 
-def test_accepts_int64_inputs_and_works_in_tf_function():
+def test_accepts_int64_and_numpy_inputs_and_works_in_tf_function():
     encoder = _mini("mobilebert_mini")
     inputs = encoder_inputs(2, 6, 64)
     expected = encoder(inputs)["sequence_output"]
+    as_numpy = {k: v.numpy().astype(np.int64) for k, v in inputs.items()}
+    np.testing.assert_array_equal(encoder(as_numpy)["sequence_output"], expected)
     as_int64 = {k: tf.cast(v, tf.int64) for k, v in inputs.items()}
     run = tf.function(lambda x: encoder(x)["sequence_output"],
                       input_signature=[{k: tf.TensorSpec([None, None], tf.int64)

@@ -1,0 +1,1 @@
+"""Export to SavedModel and `.tflite`, and the fidelity check that always follows."""

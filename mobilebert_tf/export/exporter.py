@@ -1,0 +1,115 @@
+"""Export a model to SavedModel and every requested `.tflite` precision, then check each
+`.tflite` against the Keras model (always: an export that drifts fails loudly)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Iterable
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from mobilebert_tf.encoder import INPUT_KEYS
+from mobilebert_tf.export import fidelity, tflite
+
+_RECORD_FEATURES = {"input_ids": "input_word_ids", "input_mask": "input_mask",
+                    "segment_ids": "input_type_ids"}
+
+
+def examples_from_records(file_pattern: str, count: int, batch_size: int,
+                          seq_length: int) -> list[dict[str, np.ndarray]]:
+    """Up to `count` input dicts of shape `[batch_size, seq_length]` from BERT-format
+    TFRecords (`input_ids`, `input_mask`, `segment_ids`); rows are truncated or zero-padded
+    to `seq_length`."""
+    files = sorted(tf.io.gfile.glob(file_pattern))
+    if not files:
+        raise FileNotFoundError(f"No record files match {file_pattern!r}.")
+    spec = {name: tf.io.VarLenFeature(tf.int64) for name in _RECORD_FEATURES}
+    rows = []
+    for record in tf.data.TFRecordDataset(files).take(count * batch_size):
+        parsed = tf.io.parse_single_example(record, spec)
+        row = {}
+        for name, key in _RECORD_FEATURES.items():
+            values = tf.sparse.to_dense(parsed[name]).numpy()[:seq_length].astype(np.int32)
+            row[key] = np.pad(values, (0, seq_length - len(values)))
+        rows.append(row)
+    batches = [{key: np.stack([r[key] for r in rows[i:i + batch_size]]) for key in INPUT_KEYS}
+               for i in range(0, len(rows) - batch_size + 1, batch_size)]
+    return batches
+
+
+def random_examples(count: int, batch_size: int, seq_length: int, vocab_size: int,
+                    seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """Input dicts of random ids with random amounts of padding, when no real text is given."""
+    rng = np.random.default_rng(seed)
+    examples = []
+    for _ in range(count):
+        lengths = rng.integers(max(2, seq_length // 4), seq_length + 1, size=batch_size)
+        mask = (np.arange(seq_length)[None] < lengths[:, None]).astype(np.int32)
+        # Above BERT's special and unused ids when the vocabulary is large enough.
+        low = min(1000, vocab_size // 2)
+        ids = rng.integers(low, vocab_size, size=(batch_size, seq_length)).astype(np.int32)
+        examples.append({"input_word_ids": ids * mask, "input_mask": mask,
+                         "input_type_ids": np.zeros_like(mask)})
+    return examples
+
+
+def keras_outputs(model: keras.Model, examples: Iterable[dict]) -> list[dict[str, np.ndarray]]:
+    """The exported outputs of the Keras model on each example."""
+    return [{k: v.numpy() for k, v in tflite.serving_outputs(model, example).items()}
+            for example in examples]
+
+
+def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
+           seq_length: int = 128, batch_size: int = 1, calibration: list[dict] | None = None,
+           fidelity_examples: list[dict] | None = None, num_threads: int = 2,
+           log=print) -> dict:
+    """Write `saved_model/` and `model_<precision>.tflite` to `output_dir`, check each
+    against the Keras model on `fidelity_examples`, and write `fidelity.json`.
+
+    Raises:
+        fidelity.FidelityError: a precision misses its bounds (its file is kept, renamed
+            `*.tflite.rejected`, for inspection).
+    Returns:
+        `{precision: {"path", "bytes", "outputs": [fidelity.OutputReport as dicts]}}`.
+    """
+    unknown = [p for p in precisions if p not in tflite.PRECISIONS]
+    if unknown:
+        raise ValueError(f"Unknown precision(s) {unknown}; expected some of "
+                         f"{tflite.PRECISIONS}.")
+    if "int8" in precisions and not calibration:
+        raise ValueError("int8 export needs a non-empty calibration set (e.g. 100 real "
+                         "examples from --calibration_records).")
+    os.makedirs(output_dir, exist_ok=True)
+    saved_model_dir = tflite.save_saved_model(model, os.path.join(output_dir, "saved_model"),
+                                              batch_size, seq_length)
+    log(f"SavedModel: {saved_model_dir}")
+    if fidelity_examples is None:
+        encoder = getattr(model, "encoder", model)
+        fidelity_examples = random_examples(8, batch_size, seq_length,
+                                            encoder.config.vocab_size)
+    expected = keras_outputs(model, fidelity_examples)
+    results, failures = {}, []
+    for precision in precisions:
+        content = tflite.convert(saved_model_dir, precision, lambda: calibration)
+        path = os.path.join(output_dir, f"model_{precision}.tflite")
+        reports = fidelity.compare(expected, tflite.run_tflite(content, fidelity_examples,
+                                                               num_threads))
+        log(fidelity.format_reports(precision, reports))
+        try:
+            fidelity.check(reports, precision)
+        except fidelity.FidelityError as error:
+            failures.append(str(error))
+            path += ".rejected"
+        tflite.write(path, content)
+        results[precision] = {"path": path, "bytes": len(content),
+                              "outputs": [dataclasses.asdict(r) for r in reports]}
+    with open(os.path.join(output_dir, "fidelity.json"), "w") as f:
+        json.dump({"tolerances": {p: fidelity.TOLERANCES[p] for p in precisions},
+                   "results": results}, f, indent=2)
+    if failures:
+        raise fidelity.FidelityError(" | ".join(failures))
+    return results

@@ -1,0 +1,95 @@
+"""How close a `.tflite` model's outputs are to the Keras model's, and the bounds each
+precision must meet."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+# Bounds over every output tensor of a fidelity run: cosine similarity of the flattened
+# outputs, max |tflite - keras| / max |keras|, and (for logits) the fraction of examples whose
+# argmax agrees. float32 differs only by kernel summation order; float16 weights carry 11
+# significant bits; int8 carries 8 (dynamic: weights only; full: activations too).
+TOLERANCES = {
+    "float32": dict(min_cosine=0.99999, max_relative=1e-4, min_argmax_agreement=1.0),
+    "float16": dict(min_cosine=0.9995, max_relative=2e-2, min_argmax_agreement=0.95),
+    "dynamic_int8": dict(min_cosine=0.98, max_relative=0.25, min_argmax_agreement=0.9),
+    "int8": dict(min_cosine=0.95, max_relative=0.5, min_argmax_agreement=0.85),
+}
+LOGIT_OUTPUTS = ("logits", "start_logits", "end_logits")
+
+
+class FidelityError(ValueError):
+    """A `.tflite` model's outputs are further from the Keras model's than allowed."""
+
+
+@dataclasses.dataclass
+class OutputReport:
+    name: str
+    max_abs: float
+    max_relative: float
+    cosine: float
+    argmax_agreement: float | None = None
+    top5_agreement: float | None = None
+
+
+def compare(expected: list[dict], actual: list[dict]) -> list[OutputReport]:
+    """Compare per-example output dicts of the Keras model (`expected`) and a `.tflite` one."""
+    if len(expected) != len(actual) or not expected:
+        raise ValueError(f"Need the same, non-zero number of examples; got {len(expected)} "
+                         f"and {len(actual)}.")
+    reports = []
+    for name in sorted(expected[0]):
+        want = np.stack([np.asarray(e[name], np.float64) for e in expected])
+        got = np.stack([np.asarray(a[name], np.float64) for a in actual])
+        if want.shape != got.shape:
+            raise ValueError(f"Output {name!r}: shapes {want.shape} and {got.shape} differ.")
+        diff = np.abs(got - want)
+        norms = np.linalg.norm(want) * np.linalg.norm(got)
+        report = OutputReport(
+            name=name, max_abs=float(diff.max()),
+            max_relative=float(diff.max() / max(np.abs(want).max(), 1e-30)),
+            cosine=float(np.sum(want * got) / norms) if norms > 0 else float(
+                np.array_equal(want, got)))
+        if name in LOGIT_OUTPUTS:
+            want2, got2 = want.reshape(-1, want.shape[-1]), got.reshape(-1, got.shape[-1])
+            report.argmax_agreement = float(np.mean(want2.argmax(-1) == got2.argmax(-1)))
+            k = min(5, want2.shape[-1])
+            top_want = np.argsort(-want2, axis=-1)[:, :k]
+            top_got = np.argsort(-got2, axis=-1)[:, :k]
+            report.top5_agreement = float(np.mean(
+                [len(set(a) & set(b)) / k for a, b in zip(top_want, top_got)]))
+        reports.append(report)
+    return reports
+
+
+def check(reports: list[OutputReport], precision: str) -> None:
+    """Raise `FidelityError` naming every output that misses `precision`'s bounds."""
+    bounds = TOLERANCES[precision]
+    failures = []
+    for r in reports:
+        if r.cosine < bounds["min_cosine"]:
+            failures.append(f"{r.name}: cosine {r.cosine:.6f} < {bounds['min_cosine']}")
+        if r.max_relative > bounds["max_relative"]:
+            failures.append(f"{r.name}: max relative error {r.max_relative:.3g} > "
+                            f"{bounds['max_relative']}")
+        if r.argmax_agreement is not None and (
+                r.argmax_agreement < bounds["min_argmax_agreement"]):
+            failures.append(f"{r.name}: argmax agreement {r.argmax_agreement:.3f} < "
+                            f"{bounds['min_argmax_agreement']}")
+    if failures:
+        raise FidelityError(f"{precision} .tflite is not faithful to the Keras model: "
+                            + "; ".join(failures))
+
+
+def format_reports(precision: str, reports: list[OutputReport]) -> str:
+    """One line per output, for logs."""
+    lines = []
+    for r in reports:
+        line = (f"{precision:>12} {r.name:>16}: max_abs {r.max_abs:.3g}  max_rel "
+                f"{r.max_relative:.3g}  cosine {r.cosine:.6f}")
+        if r.argmax_agreement is not None:
+            line += f"  argmax {r.argmax_agreement:.3f}  top5 {r.top5_agreement:.3f}"
+        lines.append(line)
+    return "\n".join(lines)

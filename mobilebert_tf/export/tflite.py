@@ -1,0 +1,149 @@
+"""SavedModel and `.tflite` export of an encoder or task model, in four precisions.
+
+The exported signature is TF-Hub BERT's: `input_word_ids`, `input_mask`, `input_type_ids`,
+int32 `[batch_size, seq_length]` (fixed, `[1, seq_length]` by default, as phones run it).
+Outputs depend on the model: an encoder gives `sequence_output` and `pooled_output`, a
+classifier `logits`, a span labeler `start_logits` and `end_logits`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Callable, Iterable
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder
+from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
+
+PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
+
+# Full-integer int8 keeps attention in float: XNNPACK delegates no int8 BATCH_MATMUL whose
+# right-hand zero point is not 0, nor int8 SOFTMAX, so quantizing them split the reference's
+# graph into 49 delegate partitions; and the additive mask (-1e4) would force a calibrated
+# int8 scale so coarse that every real logit rounds to the same code (MOBILEBERT.md s. 6).
+# The dense layers, which hold >95% of the FLOPs, stay int8.
+FLOAT_OPS_IN_INT8 = ("BATCH_MATMUL", "SOFTMAX")
+
+
+def serving_outputs(model: keras.Model, inputs: dict, training: bool = False) -> dict:
+    """The exported outputs of `model` on `inputs`: see the module docstring."""
+    if isinstance(model, MobileBertEncoder):
+        outputs = model(inputs, training=training)
+        return {"sequence_output": outputs["sequence_output"],
+                "pooled_output": outputs["pooled_output"]}
+    if isinstance(model, MobileBertClassifier):
+        return {"logits": model(inputs, training=training)}
+    if isinstance(model, MobileBertSpanLabeler):
+        return dict(model(inputs, training=training))
+    raise TypeError("Export takes a MobileBertEncoder, MobileBertClassifier or "
+                    f"MobileBertSpanLabeler, got {type(model).__name__}.")
+
+
+def serving_function(model: keras.Model, batch_size: int = 1,
+                     seq_length: int = 128) -> tf.types.experimental.ConcreteFunction:
+    """A concrete function with the fixed TF-Hub BERT input signature."""
+    encoder = model if isinstance(model, MobileBertEncoder) else model.encoder
+    max_position = encoder.config.max_position
+    if not 0 < seq_length <= max_position:
+        raise ValueError(f"seq_length {seq_length} is outside 1..{max_position}, the model's "
+                         "position table (max_position).")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}.")
+    spec = {key: tf.TensorSpec([batch_size, seq_length], tf.int32, name=key)
+            for key in INPUT_KEYS}
+
+    @tf.function(input_signature=[spec])
+    def serve(inputs):
+        return serving_outputs(model, inputs)
+
+    return serve.get_concrete_function()
+
+
+def save_saved_model(model: keras.Model, export_dir: str, batch_size: int = 1,
+                     seq_length: int = 128) -> str:
+    """Write a SavedModel whose `serving_default` has the fixed TF-Hub BERT signature."""
+    module = tf.Module()
+    module.model = model
+    module.serve = serving_function(model, batch_size, seq_length)
+    tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
+    return export_dir
+
+
+def convert(saved_model_dir: str, precision: str,
+            calibration: Callable[[], Iterable[dict]] | None = None) -> bytes:
+    """Convert a SavedModel from `save_saved_model` to a `.tflite` flatbuffer.
+
+    Args:
+        saved_model_dir: The SavedModel.
+        precision: One of `PRECISIONS`: float32; float16 weights; dynamic_int8 (int8 weights,
+            activations quantized on the fly); int8 (weights and activations, calibrated on
+            `calibration`; attention matmuls and softmax stay float, see `FLOAT_OPS_IN_INT8`).
+        calibration: For int8: a callable returning an iterable of input dicts (numpy arrays
+            of the signature's shape), e.g. 100 real examples.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown precision {precision!r}; expected one of {PRECISIONS}.")
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+    if precision == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "dynamic_int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif precision == "int8":
+        if calibration is None:
+            raise ValueError("int8 export needs calibration examples.")
+        samples = list(calibration())
+        if not samples:
+            raise ValueError("The int8 calibration set is empty: give at least one example.")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: iter(samples)
+        return _convert_int8(converter)
+    return converter.convert()
+
+
+def _convert_int8(converter: tf.lite.TFLiteConverter) -> bytes:
+    """Full-integer conversion with `FLOAT_OPS_IN_INT8`, and the logit scale and mask ADD
+    before each softmax, left in float. Those two are found by name in a first, fully
+    quantized conversion (the converter's node names follow our layer names)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=converter.convert())
+    denylisted_nodes = []
+    for op in interpreter._get_ops_details():
+        name = interpreter._get_tensor_details(op["outputs"][0], 0)["name"]
+        if op["op_name"] in ("ADD", "MUL") and _ATTENTION_LOGIT_OP.search(name):
+            denylisted_nodes.append(name)
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        denylisted_ops=list(FLOAT_OPS_IN_INT8), denylisted_nodes=denylisted_nodes)
+    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter,
+                                                         debug_options=options)
+    return debugger.get_nondebug_quantized_model()
+
+
+# The scale and mask ops of `MultiHeadSelfAttention.call`, as the converter names them.
+_ATTENTION_LOGIT_OP = re.compile(r"/attention/(mul|add)(_\d+)?$")
+
+
+def run_tflite(model_content: bytes, examples: Iterable[dict], num_threads: int = 2,
+               ) -> list[dict[str, np.ndarray]]:
+    """Run a `.tflite` model's `serving_default` on each input dict, with XNNPACK."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=model_content,
+                         num_threads=num_threads).get_signature_runner("serving_default")
+    return [runner(**{k: np.asarray(v, np.int32) for k, v in example.items()})
+            for example in examples]
+
+
+def write(path: str, content: bytes) -> str:
+    """Write `content` to `path` through a temporary name, so a crash never leaves a
+    truncated `.tflite` behind."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(content)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,198 @@
+"""Export of tiny models: every precision, the signature, the always-on fidelity check, and
+bad input."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+
+from mobilebert_tf import (INPUT_KEYS, MobileBertClassifier, MobileBertPretrainer,
+                           MobileBertSpanLabeler, build_encoder, get_preset)
+from mobilebert_tf.export import exporter, fidelity, loading, tflite
+from mobilebert_tf.testing import encoder_inputs, relative_error
+
+SEQ = 16
+PRESET = "mobilebert_mini"
+
+
+def _encoder():
+    return build_encoder(PRESET, num_layers=2, vocab_size=500)
+
+
+def _examples(count, seed=0):
+    return exporter.random_examples(count, 1, SEQ, 500, seed=seed)
+
+
+def _randomize_norms(model, seed=0):
+    # Trained NoNorms are not the identity; fresh ones would be deleted by the converter.
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if w.name.split("/")[-1].startswith(("gamma", "beta")):
+            w.assign(rng.uniform(0.5, 1.5, w.shape) if "gamma" in w.name
+                     else rng.normal(0, 0.1, w.shape))
+
+
+@pytest.mark.slow
+def test_encoder_in_all_four_precisions(tmp_path):
+    encoder = _encoder()
+    _randomize_norms(encoder)
+    results = exporter.export(encoder, str(tmp_path), seq_length=SEQ,
+                              calibration=_examples(20), fidelity_examples=_examples(4, 1),
+                              log=lambda _: None)
+    assert set(results) == set(tflite.PRECISIONS)
+    sizes = {p: r["bytes"] for p, r in results.items()}
+    assert sizes["float16"] < 0.6 * sizes["float32"]
+    assert sizes["dynamic_int8"] < 0.35 * sizes["float32"]
+    assert sizes["int8"] < 0.35 * sizes["float32"]
+    for precision, result in results.items():
+        assert os.path.exists(result["path"]) and result["path"].endswith(".tflite")
+        cosine = min(o["cosine"] for o in result["outputs"])
+        assert cosine >= fidelity.TOLERANCES[precision]["min_cosine"]
+    report = json.load(open(tmp_path / "fidelity.json"))
+    assert set(report["results"]) == set(tflite.PRECISIONS)
+
+
+def _op_dtypes(content, op_names):
+    interpreter = Interpreter(model_content=content)
+    return {interpreter._get_tensor_details(op["outputs"][0], 0)["dtype"]
+            for op in interpreter._get_ops_details() if op["op_name"] in op_names}
+
+
+def test_int8_keeps_dense_layers_int8_and_attention_float(tmp_path):
+    encoder = _encoder()
+    _randomize_norms(encoder)
+    saved = tflite.save_saved_model(encoder, str(tmp_path / "sm"), 1, SEQ)
+    content = tflite.convert(saved, "int8", lambda: _examples(8))
+    assert _op_dtypes(content, {"FULLY_CONNECTED"}) == {np.int8}
+    assert _op_dtypes(content, {"BATCH_MATMUL", "SOFTMAX"}) == {np.float32}
+
+
+@pytest.mark.parametrize("make, outputs", [
+    (lambda e: MobileBertClassifier(e, num_classes=3), {"logits": (1, 3)}),
+    (lambda e: MobileBertSpanLabeler(e), {"start_logits": (1, SEQ), "end_logits": (1, SEQ)}),
+])
+def test_head_signatures(make, outputs, tmp_path):
+    model = make(_encoder())
+    model(model.example_inputs())
+    saved = tflite.save_saved_model(model, str(tmp_path / "sm"), 1, SEQ)
+    loaded = tf.saved_model.load(saved).signatures["serving_default"]
+    assert set(loaded.structured_input_signature[1]) == set(INPUT_KEYS)
+    content = tflite.convert(saved, "float32")
+    interpreter = Interpreter(model_content=content)
+    signature = interpreter.get_signature_list()["serving_default"]
+    assert sorted(signature["inputs"]) == sorted(INPUT_KEYS)
+    assert sorted(signature["outputs"]) == sorted(outputs)
+    runner = interpreter.get_signature_runner()
+    for detail in runner.get_input_details().values():
+        assert tuple(detail["shape"]) == (1, SEQ) and detail["dtype"] == np.int32
+    got = tflite.run_tflite(content, _examples(3))
+    want = exporter.keras_outputs(model, _examples(3))
+    reports = fidelity.compare(want, got)
+    assert {r.name: tuple(got[0][r.name].shape) for r in reports} == outputs
+    assert all(r.argmax_agreement == 1.0 for r in reports)
+    fidelity.check(reports, "float32")
+
+
+def test_fidelity_check_catches_a_broken_model(tmp_path):
+    encoder = _encoder()
+    saved = tflite.save_saved_model(encoder, str(tmp_path / "sm"), 1, SEQ)
+    content = tflite.convert(saved, "float32")
+    # Break the Keras side after export, as a folding bug would: one NoNorm's beta dropped.
+    beta = encoder.get_layer("layer_1").bottleneck_output_norm.beta
+    beta.assign(beta + 0.05)
+    reports = fidelity.compare(exporter.keras_outputs(encoder, _examples(2)),
+                               tflite.run_tflite(content, _examples(2)))
+    with pytest.raises(fidelity.FidelityError, match="float32 .tflite is not faithful"):
+        fidelity.check(reports, "float32")
+
+
+def test_tflite_outputs_do_not_depend_on_padding(tmp_path):
+    encoder = _encoder()
+    _randomize_norms(encoder)
+    short = {k: v.numpy() for k, v in encoder_inputs(1, 10, 500, seed=5).items()}
+    outputs = []
+    for seq in (SEQ, 2 * SEQ):
+        saved = tflite.save_saved_model(encoder, str(tmp_path / f"sm{seq}"), 1, seq)
+        padded = {k: np.pad(v, [[0, 0], [0, seq - 10]]) for k, v in short.items()}
+        outputs.append(tflite.run_tflite(tflite.convert(saved, "float32"), [padded])[0])
+    a, b = (o["sequence_output"][:, :10] for o in outputs)
+    assert relative_error(a, b) <= 1e-5
+
+
+def test_examples_from_records(tmp_path):
+    path = str(tmp_path / "r.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        for n in range(5):
+            feature = {name: tf.train.Feature(int64_list=tf.train.Int64List(
+                value=[101] + [7] * n + [102] + [0] * (20 - n - 2)))
+                for name in ("input_ids", "input_mask", "segment_ids")}
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature))
+                         .SerializeToString())
+    examples = exporter.examples_from_records(path, count=2, batch_size=2, seq_length=SEQ)
+    assert len(examples) == 2
+    assert examples[0]["input_word_ids"].shape == (2, SEQ)
+    np.testing.assert_array_equal(examples[0]["input_word_ids"][1, :3], [101, 7, 102])
+
+
+def test_empty_calibration_set(tmp_path):
+    with pytest.raises(ValueError, match="calibration set"):
+        exporter.export(_encoder(), str(tmp_path), precisions=["int8"], seq_length=SEQ,
+                        calibration=[])
+
+
+def test_seq_length_above_position_table(tmp_path):
+    encoder = build_encoder(PRESET, num_layers=1, vocab_size=500, max_position=32)
+    with pytest.raises(ValueError, match="seq_length 64 is outside 1..32"):
+        tflite.save_saved_model(encoder, str(tmp_path / "sm"), 1, 64)
+
+
+def test_unknown_precision(tmp_path):
+    with pytest.raises(ValueError, match="Unknown precision"):
+        exporter.export(_encoder(), str(tmp_path), precisions=["int4"], seq_length=SEQ)
+
+
+def _pretraining_checkpoint(tmp_path):
+    pretrainer = MobileBertPretrainer(build_encoder(PRESET, num_layers=2))
+    pretrainer(pretrainer.example_inputs())
+    prefix = tf.train.Checkpoint(model=pretrainer).save(str(tmp_path / "ckpt" / "ckpt"))
+    return pretrainer, prefix
+
+
+def test_load_encoder_from_a_pretraining_checkpoint(tmp_path, monkeypatch):
+    pretrainer, _ = _pretraining_checkpoint(tmp_path)
+    monkeypatch.setattr(loading, "build_encoder",
+                        lambda preset: build_encoder(preset, num_layers=2))
+    encoder = loading.load_model(checkpoint=str(tmp_path / "ckpt"), preset=PRESET)
+    inputs = encoder_inputs(1, 8, 100)
+    np.testing.assert_array_equal(encoder(inputs)["sequence_output"],
+                                  pretrainer.encoder(inputs)["sequence_output"])
+
+
+def test_head_checkpoint_mismatch(tmp_path, monkeypatch):
+    _pretraining_checkpoint(tmp_path)
+    monkeypatch.setattr(loading, "build_encoder",
+                        lambda preset: build_encoder(preset, num_layers=2))
+    with pytest.raises(ValueError, match="does not hold a 'mobilebert_mini' classifier"):
+        loading.load_model(checkpoint=str(tmp_path / "ckpt"), preset=PRESET,
+                           head="classifier")
+
+
+def test_missing_checkpoint_and_model_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No checkpoint"):
+        loading.load_model(checkpoint=str(tmp_path / "nothing"), preset=PRESET)
+    with pytest.raises(FileNotFoundError, match="No model file"):
+        loading.load_model(model_path=str(tmp_path / "nothing.keras"))
+    with pytest.raises(ValueError, match="exactly one"):
+        loading.load_model()
+
+
+def test_unknown_head():
+    with pytest.raises(ValueError, match="Unknown head"):
+        loading.build_model(PRESET, "ner")
+
+
+def test_preset_check():
+    assert get_preset(PRESET).max_position >= 2 * SEQ
