@@ -37,6 +37,7 @@ flags.DEFINE_enum("mode", "distill", MODES, "teacher: MLM+NSP pretraining of --p
 flags.DEFINE_string("preset", "mobilebert", "Model preset (the student in distill mode).")
 flags.DEFINE_string("teacher_preset", "ib_bert_large", "Teacher preset (distill mode).")
 flags.DEFINE_list("overrides", [], "Config overrides for every model, e.g. num_layers=2.")
+flags.DEFINE_list("teacher_overrides", [], "Teacher-only overrides, after --overrides.")
 flags.DEFINE_string("teacher_checkpoint", None, "Teacher checkpoint dir or prefix.")
 flags.DEFINE_list("layer_mapping", None, "Teacher layer per student layer (default: same).")
 flags.DEFINE_enum("strategy", "default", STRATEGY_NAMES, "tf.distribute strategy.")
@@ -178,7 +179,9 @@ def main(argv):
                                          training=FLAGS.dropout)
         else:
             teacher = MobileBertPretrainer(
-                build_encoder(get_preset(FLAGS.teacher_preset, **overrides)), name="teacher")
+                build_encoder(get_preset(FLAGS.teacher_preset, **{
+                    **overrides, **parse_overrides(FLAGS.teacher_overrides)})),
+                name="teacher")
             teacher(teacher.example_inputs())
             path = loop.restore_model(teacher, FLAGS.teacher_checkpoint)
             logging.info("Teacher restored from %s.", path)

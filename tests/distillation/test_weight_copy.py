@@ -51,7 +51,7 @@ def test_copy_rejects_shape_mismatch(new_pretrainer):
 def test_parameter_groups_partition_trainable_weights(pair):
     _, student = pair
     groups = parameter_groups(student)
-    assert list(groups) == ["embeddings", "layer_0", "layer_1", "layer_2", "pooler",
+    assert list(groups) == ["embeddings", "layer_0", "layer_1", "pooler",
                             "mlm_head", "nsp_head"]
     total = sum(len(v) for v in groups.values())
     assert total == len(student.trainable_weights)

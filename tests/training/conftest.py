@@ -1,0 +1,71 @@
+"""Records, a tiny teacher checkpoint and subprocess runs of `tpu/train.py` for the
+training tests. Subprocesses keep device setup (2 logical CPUs for MirroredStrategy) and
+process kills away from the pytest process."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SEQ, PREDICTIONS, VOCAB = 32, 5, 1000
+TINY = ["--overrides", f"num_layers=2,vocab_size={VOCAB}", "--seq_length", str(SEQ),
+        "--max_predictions", str(PREDICTIONS)]
+
+
+def run_train(args, check=True, timeout=600):
+    """Run `python -m tpu.train args...` from the repo; returns the CompletedProcess."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO,
+               CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run([sys.executable, "-m", "tpu.train", *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"train.py failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def records(tmp_path_factory):
+    """`(train_pattern, eval_path)`: synthetic pretraining records (seq 32, 5 predictions)."""
+    from mobilebert_tf.training.records import synthetic_examples, write_pretraining_records
+    root = tmp_path_factory.mktemp("records")
+    write_pretraining_records(str(root / "train-0.tfrecord"),
+                              synthetic_examples(256, SEQ, PREDICTIONS, VOCAB, seed=0))
+    write_pretraining_records(str(root / "eval.tfrecord"),
+                              synthetic_examples(64, SEQ, PREDICTIONS, VOCAB, seed=99))
+    return str(root / "train-*.tfrecord"), str(root / "eval.tfrecord")
+
+
+@pytest.fixture(scope="session")
+def teacher_dir(records, tmp_path_factory):
+    """A tiny teacher trained for a few steps by `--mode teacher`."""
+    model_dir = str(tmp_path_factory.mktemp("teacher"))
+    run_train(["--mode", "teacher", "--preset", "ib_bert_mini", *TINY,
+               "--train_files", records[0], "--batch_size", "8", "--steps", "4",
+               "--checkpoint_every", "4", "--model_dir", model_dir, "--deterministic"])
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def distill_args(records, teacher_dir):
+    """Flags of a short deterministic PKT run crossing every stage boundary (3+3+4 steps)."""
+    return ["--mode", "distill", "--teacher_preset", "ib_bert_mini", "--preset",
+            "mobilebert_mini", *TINY, "--teacher_checkpoint", teacher_dir,
+            "--train_files", records[0], "--batch_size", "8", "--transfer_steps", "3",
+            "--pd_steps", "4", "--lower_multiplier", "0.1", "--checkpoint_every", "2",
+            "--log_every", "1", "--deterministic"]
+
+
+@pytest.fixture(scope="session")
+def reference_run(distill_args, tmp_path_factory):
+    """The uninterrupted single-device run the resume and mirrored tests compare against."""
+    model_dir = str(tmp_path_factory.mktemp("reference"))
+    run_train([*distill_args, "--model_dir", model_dir])
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def train_runner():
+    """`run_train(args, check=True)`."""
+    return run_train
