@@ -194,8 +194,10 @@ def create_pretraining_records(input_files: str | Sequence[str], output_dir: str
                 counts[shard] = count
                 bar.update()
         else:
-            # spawn, not fork: forking a process that has started TF's thread pools can hang.
-            ctx = multiprocessing.get_context("spawn")
+            # Not fork: forking a process whose TF thread pools are running can hang. A fork
+            # server imports this module (and TF) once, then forks fresh workers from itself.
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["mobilebert_tf.data.create_pretraining_data"])
             with ctx.Pool(min(num_workers, n), initializer=_init_worker,
                           initargs=(documents, vocab, config)) as pool:
                 for shard, count in pool.imap_unordered(_write_shard, tasks):

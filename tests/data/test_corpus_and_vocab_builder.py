@@ -9,6 +9,8 @@ from mobilebert_tf.data import corpus, documents
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.data.vocab_builder import build_wordpiece_vocab
 
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def test_full_corpus_is_38_plays_of_scenes(tmp_path):
     stats = corpus.build_corpus(str(tmp_path / "all.txt"))
@@ -50,3 +52,14 @@ def test_vocab_builder_rejects_bad_input(tmp_path):
         build_wordpiece_vocab(str(empty), str(tmp_path / "v.txt"))
     with pytest.raises(ValueError, match="leaves no room"):
         build_wordpiece_vocab(str(empty), str(tmp_path / "v.txt"), vocab_size=5)
+
+
+def test_corpus_cli(tmp_path):
+    import subprocess
+    import sys
+    out = tmp_path / "c.txt"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")])))
+    subprocess.run([sys.executable, "-m", "mobilebert_tf.data.corpus", f"--output_file={out}",
+                    "--max_plays=1"], check=True, env=env, capture_output=True, timeout=120)
+    assert len(documents.read_documents([str(out)])) > 5

@@ -21,6 +21,8 @@ from mobilebert_tf.data.pretraining_dataset import pretraining_dataset
 SEQ, PRED = 64, 10
 SMALL = PretrainingDataConfig(seq_length=SEQ, max_predictions_per_seq=PRED, dupe_factor=2)
 
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 @pytest.fixture(scope="module")
 def records(corpus_file, tmp_path_factory):
@@ -95,7 +97,7 @@ def test_tfmg_records_load_with_our_pipeline(corpus_file, vocab_file, tmp_path):
 def test_cli_with_two_workers_matches_in_process_serial_run(records, corpus_file, tmp_path):
     out = tmp_path / "cli"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
+               PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")])))
     subprocess.run([sys.executable, "-m", "mobilebert_tf.data.create_pretraining_data",
                     f"--input_file={corpus_file}", f"--output_dir={out}", f"--seq_length={SEQ}",
                     f"--max_predictions_per_seq={PRED}", "--dupe_factor=2", "--num_workers=2"],

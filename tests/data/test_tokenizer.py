@@ -101,3 +101,12 @@ def test_bad_arguments(vocab):
         tok.pack([tok.tokenize(["a"])] * 3)
     with pytest.raises(ValueError, match="list of texts"):
         tok.encode("a single string")
+
+
+def test_cased_vocab_keeps_case(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nHello\nhello\n##s\n", encoding="utf-8")
+    tok = BertInputTokenizer(str(path), seq_length=8)
+    assert not tok.lower_case
+    assert tok.encode(["Hello hellos HELLO"]) == [[5, 6, 7, 1]]
+    assert BertInputTokenizer(str(path), lower_case=True).encode(["HELLO"]) == [[6]]
