@@ -1,0 +1,130 @@
+"""Latency of `.tflite` models (LiteRT interpreter, XNNPACK), with the reference built and
+timed in the same run so every figure is also a ratio measured side by side.
+
+    # Ours vs tf-models-official's MobileBERTEncoder and BERT-base, random weights:
+    python -m export.benchmark_tflite --reference --output_dir=benchmarks/export/results
+    # Any exported files (name=path):
+    python -m export.benchmark_tflite --tflite=fp32=exported/model_float32.tflite,\
+int8=exported/model_int8.tflite
+
+Weights are random, with NoNorm/LayerNorm parameters randomized too: the converter deletes
+identity NoNorms, which would make untrained models look faster than trained ones.
+"""
+
+import json
+import os
+
+from absl import app, flags
+import numpy as np
+import tensorflow as tf
+
+from mobilebert_tf.encoder import INPUT_KEYS, build_encoder
+from mobilebert_tf.export import benchmark, exporter, tflite
+
+flags.DEFINE_list("tflite", [], "name=path pairs of .tflite files to time.")
+flags.DEFINE_bool("reference", False, "Build and time ours and the reference encoders.")
+flags.DEFINE_string("preset", "mobilebert", "Our preset for --reference.")
+flags.DEFINE_list("precisions", ["float32", "dynamic_int8", "int8"],
+                  "Precisions for --reference.")
+flags.DEFINE_integer("seq_length", 128, "Sequence length for --reference.")
+flags.DEFINE_integer("num_threads", 2, "Interpreter threads (XNNPACK).")
+flags.DEFINE_integer("warmup", 3, "Untimed rounds first.")
+flags.DEFINE_integer("rounds", 15, "Timed rounds; each runs every model once.")
+flags.DEFINE_string("output_dir", None, "Where to write latency.json, latency.png and the "
+                    "converted reference models.")
+FLAGS = flags.FLAGS
+
+
+def _randomize_norms(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        leaf = w.name.split("/")[-1]
+        if leaf.startswith("gamma"):
+            w.assign(rng.uniform(0.5, 1.5, w.shape))
+        elif leaf.startswith("beta"):
+            w.assign(rng.normal(0.0, 0.1, w.shape))
+
+
+def _convert_reference(encoder, seq_length, precision, work_dir):
+    """tf-models-official encoders through the same converter (their graph as they build it,
+    plain full-integer quantization: what a user of the reference gets today)."""
+    spec = {k: tf.TensorSpec([1, seq_length], tf.int32, name=k) for k in INPUT_KEYS}
+
+    @tf.function(input_signature=[spec])
+    def serve(inputs):
+        outputs = encoder(inputs, training=False)
+        return {"sequence_output": outputs["sequence_output"],
+                "pooled_output": outputs["pooled_output"]}
+
+    path = os.path.join(work_dir, f"reference_{encoder.name}")
+    module = tf.Module()
+    module.encoder = encoder
+    tf.saved_model.save(module, path, signatures={"serving_default":
+                                                  serve.get_concrete_function()})
+    converter = tf.lite.TFLiteConverter.from_saved_model(path)
+    if precision != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if precision == "int8":
+        examples = exporter.random_examples(20, 1, seq_length, 30522)
+        converter.representative_dataset = lambda: iter(examples)
+    return converter.convert()
+
+
+def reference_suite(preset, precisions, seq_length, work_dir):
+    """{name: .tflite bytes} for ours, TFMG MobileBERT and TFMG BERT-base."""
+    from official.nlp.modeling.networks import bert_encoder, mobile_bert_encoder
+
+    ours = build_encoder(preset)
+    _randomize_norms(ours)
+    saved = tflite.save_saved_model(ours, os.path.join(work_dir, "ours"), 1, seq_length)
+    calibration = exporter.random_examples(20, 1, seq_length, ours.config.vocab_size)
+    theirs = mobile_bert_encoder.MobileBERTEncoder(name="tfmg_mobilebert")
+    bert_base = bert_encoder.BertEncoderV2(vocab_size=30522, type_vocab_size=2,
+                                           name="tfmg_bert_base")
+    for model in (theirs, bert_base):
+        model({k: tf.ones([1, seq_length], tf.int32) for k in INPUT_KEYS})
+        _randomize_norms(model)
+    models = {}
+    for precision in precisions:
+        models[f"ours {precision}"] = tflite.convert(saved, precision, lambda: calibration)
+        models[f"tfmg mobilebert {precision}"] = _convert_reference(theirs, seq_length,
+                                                                    precision, work_dir)
+        if precision != "int8":  # BERT-base full int8 is not part of the comparison
+            models[f"tfmg bert_base {precision}"] = _convert_reference(bert_base, seq_length,
+                                                                       precision, work_dir)
+    return models
+
+
+def main(argv):
+    del argv
+    output_dir = FLAGS.output_dir or "benchmark_output"
+    os.makedirs(output_dir, exist_ok=True)
+    models = {}
+    for item in FLAGS.tflite:
+        name, _, path = item.partition("=")
+        if not path or not os.path.exists(path):
+            raise FileNotFoundError(f"--tflite wants name=path with an existing file: {item!r}")
+        with open(path, "rb") as f:
+            models[name] = f.read()
+    if FLAGS.reference:
+        models.update(reference_suite(FLAGS.preset, FLAGS.precisions, FLAGS.seq_length,
+                                      output_dir))
+    if not models:
+        raise app.UsageError("Nothing to time: give --tflite=name=path and/or --reference.")
+    for name, content in models.items():
+        tflite.write(os.path.join(output_dir, name.replace(" ", "_") + ".tflite"), content)
+    print(f"LiteRT interpreter, XNNPACK, {FLAGS.num_threads} threads, batch 1, "
+          f"{FLAGS.warmup} warm-up + {FLAGS.rounds} interleaved rounds, "
+          f"{os.cpu_count()} CPUs visible.")
+    latencies = benchmark.time_models(models, FLAGS.num_threads, FLAGS.warmup, FLAGS.rounds)
+    baseline = next((n for n in models if n.startswith("tfmg mobilebert float32")), None)
+    print(benchmark.format_table(latencies, baseline))
+    with open(os.path.join(output_dir, "latency.json"), "w") as f:
+        json.dump({"num_threads": FLAGS.num_threads, "rounds": FLAGS.rounds,
+                   "seq_length": FLAGS.seq_length,
+                   "latencies": [vars(l) for l in latencies]}, f, indent=2)
+    benchmark.plot(latencies, os.path.join(output_dir, "latency.png"))
+
+
+if __name__ == "__main__":
+    app.run(main)
