@@ -102,17 +102,17 @@ def pretraining_dataset(file_pattern: str, seq_length: int, max_predictions: int
 
 
 def synthetic_examples(count: int, seq_length: int, max_predictions: int, vocab_size: int,
-                       seed: int = 0, mask_id: int = 3):
+                       seed: int = 0, mask_id: int = 3, max_stride: int = 3):
     """Learnable synthetic pretraining examples for tests: each sequence is an arithmetic
     progression `start, start + stride, ...` modulo the vocabulary (ids >= 5; 0 is [PAD]),
     with a random length and ~15% of its tokens replaced by `mask_id`. The masked token
     follows from its neighbours, so MLM accuracy measures learning; NSP labels say whether
-    the stride is even."""
+    the stride (1 to `max_stride`) is even."""
     rng = np.random.default_rng(seed)
     span = vocab_size - 5
     for _ in range(count):
         length = int(rng.integers(seq_length // 2, seq_length + 1))
-        stride = int(rng.integers(1, 4))
+        stride = int(rng.integers(1, max_stride + 1))
         start = int(rng.integers(0, span))
         tokens = 5 + (start + stride * np.arange(length)) % span
         ids = np.zeros(seq_length, np.int64)
