@@ -1,0 +1,85 @@
+"""Write our models out: as TF2 checkpoints and SavedModels (this project's formats), and
+through the inverse name maps as the authors' TF1 checkpoints or Hugging Face safetensors."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from mobilebert_tf.convert import name_maps
+from mobilebert_tf.convert.importer import _model_weights, to_source
+from mobilebert_tf.convert.safetensors import write_safetensors
+from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder
+
+
+def foreign_arrays(model: keras.Model, target_format: str,
+                   einsum_kernels: bool = False) -> dict[str, np.ndarray]:
+    """`{foreign name: array}` of `model` (encoder or pretrainer) in `target_format`.
+
+    `einsum_kernels` (tf1 only) writes attention kernels 3-D, as BERT's einsum variant does.
+    """
+    config, with_heads, weights = _model_weights(model)
+    arrays = {}
+    for entry in name_maps.name_map(target_format, config, with_heads):
+        value = weights[entry.target].numpy()
+        if target_format == "tf1" and einsum_kernels and entry.alt_shapes:
+            arrays[entry.source] = value.reshape(entry.alt_shapes[0])
+        else:
+            arrays[entry.source] = to_source(entry, value)
+    return arrays
+
+
+def write_tf1_checkpoint(arrays: dict[str, np.ndarray], prefix: str) -> str:
+    """Save `arrays` as TF1 variables of those exact names (`tf.compat.v1.train.Saver`)."""
+    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+    with tf.Graph().as_default():
+        variables = {name: tf.compat.v1.Variable(value, name=name)
+                     for name, value in arrays.items()}
+        saver = tf.compat.v1.train.Saver(variables)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            return saver.save(session, prefix, write_meta_graph=False)
+
+
+def export_tf1_checkpoint(model: keras.Model, prefix: str, einsum_kernels: bool = False) -> str:
+    """`model` as a checkpoint with google-research `mobilebert` variable names."""
+    return write_tf1_checkpoint(foreign_arrays(model, "tf1", einsum_kernels), prefix)
+
+
+def export_hf_safetensors(model: keras.Model, path: str) -> str:
+    """`model` as a Hugging Face `MobileBertForPreTraining`-named safetensors file. The
+    word table is written once (HF ties `cls.predictions.decoder.weight` to it)."""
+    return write_safetensors(path, foreign_arrays(model, "hf"), metadata={"format": "pt"})
+
+
+def save_tf2_checkpoint(model: keras.Model, directory: str) -> str:
+    """A TF2 object checkpoint of `model` in `directory`; returns its prefix.
+
+    The object is saved under `model` (what `mobilebert_tf.training.loop.restore_model`
+    reads) and its encoder also under `encoder`, so a task model can restore just the encoder
+    with `tf.train.Checkpoint(encoder=task_model.encoder)`.
+    """
+    encoder = model if isinstance(model, MobileBertEncoder) else model.encoder
+    checkpoint = tf.train.Checkpoint(model=model, encoder=encoder)
+    return checkpoint.save(os.path.join(directory, "ckpt"))
+
+
+def save_encoder_saved_model(encoder: MobileBertEncoder, export_dir: str) -> str:
+    """A SavedModel whose `serving_default` takes the TF-Hub BERT inputs (int32, any batch
+    and length up to `max_position`) and returns `sequence_output` and `pooled_output`."""
+    spec = {key: tf.TensorSpec([None, None], tf.int32, name=key) for key in INPUT_KEYS}
+
+    @tf.function(input_signature=[spec])
+    def serve(inputs):
+        outputs = encoder(inputs, training=False)
+        return {"sequence_output": outputs["sequence_output"],
+                "pooled_output": outputs["pooled_output"]}
+
+    module = tf.Module()
+    module.encoder = encoder
+    module.serve = serve
+    tf.saved_model.save(module, export_dir, signatures={"serving_default": serve})
+    return export_dir
