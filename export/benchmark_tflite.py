@@ -77,6 +77,8 @@ def reference_suite(preset, precisions, seq_length, work_dir):
     ours = build_encoder(preset)
     _randomize_norms(ours)
     saved = tflite.save_saved_model(ours, os.path.join(work_dir, "ours"), 1, seq_length)
+    unfolded = tflite.save_saved_model(ours, os.path.join(work_dir, "ours_unfolded"), 1,
+                                       seq_length, fold=False)
     calibration = exporter.random_examples(20, 1, seq_length, ours.config.vocab_size)
     theirs = mobile_bert_encoder.MobileBERTEncoder(name="tfmg_mobilebert")
     bert_base = bert_encoder.BertEncoderV2(vocab_size=30522, type_vocab_size=2,
@@ -87,6 +89,8 @@ def reference_suite(preset, precisions, seq_length, work_dir):
     models = {}
     for precision in precisions:
         models[f"ours {precision}"] = tflite.convert(saved, precision, lambda: calibration)
+        models[f"ours unfolded {precision}"] = tflite.convert(unfolded, precision,
+                                                              lambda: calibration)
         models[f"tfmg mobilebert {precision}"] = _convert_reference(theirs, seq_length,
                                                                     precision, work_dir)
         if precision != "int8":  # BERT-base full int8 is not part of the comparison

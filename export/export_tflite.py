@@ -25,6 +25,8 @@ flags.DEFINE_string("calibration_records", None,
 flags.DEFINE_integer("num_calibration", 100, "Calibration examples for full int8 (GR: 100).")
 flags.DEFINE_integer("num_fidelity", 16, "Examples for the fidelity check.")
 flags.DEFINE_integer("num_threads", 2, "Interpreter threads for the fidelity check.")
+flags.DEFINE_bool("fold", True, "Export the folded graph (NoNorms folded into dense layers, "
+                  "dense layers that read one input merged); else the Keras graph as is.")
 flags.mark_flag_as_required("output_dir")
 FLAGS = flags.FLAGS
 
@@ -41,7 +43,8 @@ def main(argv):
         calibration = examples[:FLAGS.num_calibration]
         fidelity_examples = examples[FLAGS.num_calibration:] or examples[:FLAGS.num_fidelity]
     exporter.export(model, FLAGS.output_dir, FLAGS.precisions, FLAGS.seq_length,
-                    FLAGS.batch_size, calibration, fidelity_examples, FLAGS.num_threads)
+                    FLAGS.batch_size, calibration, fidelity_examples, FLAGS.num_threads,
+                    FLAGS.fold)
 
 
 if __name__ == "__main__":

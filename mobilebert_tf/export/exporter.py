@@ -66,9 +66,10 @@ def keras_outputs(model: keras.Model, examples: Iterable[dict]) -> list[dict[str
 def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
            seq_length: int = 128, batch_size: int = 1, calibration: list[dict] | None = None,
            fidelity_examples: list[dict] | None = None, num_threads: int = 2,
-           log=print) -> dict:
+           fold: bool = True, log=print) -> dict:
     """Write `saved_model/` and `model_<precision>.tflite` to `output_dir`, check each
-    against the Keras model on `fidelity_examples`, and write `fidelity.json`.
+    against the Keras model on `fidelity_examples`, and write `fidelity.json`. With `fold`
+    the exported graph is `FoldedModel` (norms folded, dense layers merged).
 
     Raises:
         fidelity.FidelityError: a precision misses its bounds (its file is kept, renamed
@@ -85,7 +86,7 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
                          "examples from --calibration_records).")
     os.makedirs(output_dir, exist_ok=True)
     saved_model_dir = tflite.save_saved_model(model, os.path.join(output_dir, "saved_model"),
-                                              batch_size, seq_length)
+                                              batch_size, seq_length, fold)
     log(f"SavedModel: {saved_model_dir}")
     if fidelity_examples is None:
         encoder = getattr(model, "encoder", model)

@@ -17,6 +17,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder
+from mobilebert_tf.export.folded import FoldedModel
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 
 PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
@@ -43,9 +44,19 @@ def serving_outputs(model: keras.Model, inputs: dict, training: bool = False) ->
                     f"MobileBertSpanLabeler, got {type(model).__name__}.")
 
 
-def serving_function(model: keras.Model, batch_size: int = 1,
-                     seq_length: int = 128) -> tf.types.experimental.ConcreteFunction:
-    """A concrete function with the fixed TF-Hub BERT input signature."""
+def folded_model(model: keras.Model) -> FoldedModel:
+    """The inference graph of `model` with norms folded and dense layers merged."""
+    if isinstance(model, MobileBertEncoder):
+        return FoldedModel(model)
+    if isinstance(model, MobileBertClassifier):
+        return FoldedModel(model.encoder, ("logits", model.classifier))
+    if isinstance(model, MobileBertSpanLabeler):
+        return FoldedModel(model.encoder, ("span", model.span_logits))
+    raise TypeError("Export takes a MobileBertEncoder, MobileBertClassifier or "
+                    f"MobileBertSpanLabeler, got {type(model).__name__}.")
+
+
+def _signature(model: keras.Model, batch_size: int, seq_length: int) -> dict:
     encoder = model if isinstance(model, MobileBertEncoder) else model.encoder
     max_position = encoder.config.max_position
     if not 0 < seq_length <= max_position:
@@ -53,22 +64,23 @@ def serving_function(model: keras.Model, batch_size: int = 1,
                          "position table (max_position).")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}.")
-    spec = {key: tf.TensorSpec([batch_size, seq_length], tf.int32, name=key)
+    return {key: tf.TensorSpec([batch_size, seq_length], tf.int32, name=key)
             for key in INPUT_KEYS}
-
-    @tf.function(input_signature=[spec])
-    def serve(inputs):
-        return serving_outputs(model, inputs)
-
-    return serve.get_concrete_function()
 
 
 def save_saved_model(model: keras.Model, export_dir: str, batch_size: int = 1,
-                     seq_length: int = 128) -> str:
-    """Write a SavedModel whose `serving_default` has the fixed TF-Hub BERT signature."""
+                     seq_length: int = 128, fold: bool = True) -> str:
+    """Write a SavedModel whose `serving_default` has the fixed TF-Hub BERT signature: of the
+    folded graph (`FoldedModel`) with `fold`, else of the Keras model as it trains."""
+    spec = _signature(model, batch_size, seq_length)
     module = tf.Module()
-    module.model = model
-    module.serve = serving_function(model, batch_size, seq_length)
+    module.graph = folded_model(model) if fold else model  # tracks the variables to save
+
+    @tf.function(input_signature=[spec])
+    def serve(inputs):
+        return module.graph(inputs) if fold else serving_outputs(model, inputs)
+
+    module.serve = serve
     tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
     return export_dir
 
@@ -124,8 +136,8 @@ def _convert_int8(converter: tf.lite.TFLiteConverter) -> bytes:
     return debugger.get_nondebug_quantized_model()
 
 
-# The scale and mask ops of `MultiHeadSelfAttention.call`, as the converter names them.
-_ATTENTION_LOGIT_OP = re.compile(r"/attention/(mul|add)(_\d+)?$")
+# The logit scale and mask ops, named so in `MultiHeadSelfAttention.call` and `FoldedModel`.
+_ATTENTION_LOGIT_OP = re.compile(r"(scaled|masked)_logits(_\d+)?$")
 
 
 def run_tflite(model_content: bytes, examples: Iterable[dict], num_threads: int = 2,

@@ -72,8 +72,10 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         q = self._split_heads(self.query_dense(query))
         k = self._split_heads(self.key_dense(key))
         v = self._split_heads(self.value_dense(value))
-        logits = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_size))
-        logits += mask_adder
+        logits = tf.multiply(tf.matmul(q, k, transpose_b=True),
+                             1.0 / math.sqrt(self.head_size), name="scaled_logits")
+        # Export finds these two ops by name to keep them in float (mobilebert_tf.export).
+        logits = tf.add(logits, mask_adder, name="masked_logits")
         probs = self.dropout(tf.nn.softmax(logits, axis=-1), training=training)
         context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
         batch, seq = tf.shape(context)[0], tf.shape(context)[1]
