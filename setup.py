@@ -13,6 +13,7 @@ INSTALL_REQUIRES = [
     "importlib_resources>=6",  # tensorflow-datasets 4.9.10 imports it without declaring it.
     "ai-edge-litert==2.3.0",
     "absl-py>=1.4",
+    "scipy>=1.10",  # GLUE correlation metrics
     "tqdm>=4",
     "matplotlib>=3.8",
 ]
@@ -22,7 +23,8 @@ setuptools.setup(
     version="0.1.0",
     description="MobileBERT in TensorFlow/Keras: IB-BERT teacher, progressive knowledge "
     "transfer, fine-tuning and quantized TFLite export.",
-    packages=setuptools.find_packages(include=["mobilebert_tf", "mobilebert_tf.*"]),
+    packages=setuptools.find_packages(include=["mobilebert_tf", "mobilebert_tf.*", "tpu", "tpu.*",
+                                                 "export", "export.*"]),
     python_requires=">=3.11,<3.12",
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": ["pytest>=8"]},
