@@ -15,11 +15,11 @@ import json
 import os
 
 from absl import app, flags
-import numpy as np
 import tensorflow as tf
 
 from mobilebert_tf.encoder import INPUT_KEYS, build_encoder
 from mobilebert_tf.export import benchmark, exporter, tflite
+from mobilebert_tf.testing import randomize_norms
 
 flags.DEFINE_list("tflite", [], "name=path pairs of .tflite files to time.")
 flags.DEFINE_bool("reference", False, "Build and time ours and the reference encoders.")
@@ -33,16 +33,6 @@ flags.DEFINE_integer("rounds", 15, "Timed rounds; each runs every model once.")
 flags.DEFINE_string("output_dir", None, "Where to write latency.json, latency.png and the "
                     "converted reference models.")
 FLAGS = flags.FLAGS
-
-
-def _randomize_norms(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        leaf = w.name.split("/")[-1]
-        if leaf.startswith("gamma"):
-            w.assign(rng.uniform(0.5, 1.5, w.shape))
-        elif leaf.startswith("beta"):
-            w.assign(rng.normal(0.0, 0.1, w.shape))
 
 
 def _convert_reference(encoder, seq_length, precision, work_dir):
@@ -75,7 +65,7 @@ def reference_suite(preset, precisions, seq_length, work_dir):
     from official.nlp.modeling.networks import bert_encoder, mobile_bert_encoder
 
     ours = build_encoder(preset)
-    _randomize_norms(ours)
+    randomize_norms(ours)
     saved = tflite.save_saved_model(ours, os.path.join(work_dir, "ours"), 1, seq_length)
     unfolded = tflite.save_saved_model(ours, os.path.join(work_dir, "ours_unfolded"), 1,
                                        seq_length, fold=False)
@@ -85,7 +75,7 @@ def reference_suite(preset, precisions, seq_length, work_dir):
                                            name="tfmg_bert_base")
     for model in (theirs, bert_base):
         model({k: tf.ones([1, seq_length], tf.int32) for k in INPUT_KEYS})
-        _randomize_norms(model)
+        randomize_norms(model)
     models = {}
     for precision in precisions:
         models[f"ours {precision}"] = tflite.convert(saved, precision, lambda: calibration)

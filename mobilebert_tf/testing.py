@@ -38,3 +38,38 @@ def assert_config_round_trip(layer: keras.layers.Layer, call) -> None:
     tf.nest.map_structure(
         lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)),
         call(clone), expected)
+
+
+def randomize_norms(model: keras.layers.Layer, low: float = 0.5, high: float = 1.5,
+                    signed: bool = False, seed: int = 0) -> None:
+    """Give every norm a random gamma in [low, high] (random sign with `signed`) and beta.
+
+    Fresh NoNorms are the identity, which the TFLite converter deletes and which hides
+    mistakes in any code that moves or folds them; trained norms are not the identity.
+    """
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        leaf = w.name.split("/")[-1]
+        if leaf.startswith("gamma"):
+            gamma = rng.uniform(low, high, w.shape)
+            w.assign(gamma * rng.choice([-1.0, 1.0], w.shape) if signed else gamma)
+        elif leaf.startswith("beta"):
+            w.assign(rng.normal(0.0, 0.1, w.shape))
+
+
+def tfmg_mobilebert_encoder(config, **kwargs):
+    """tf-models-official's `MobileBERTEncoder` with the shape of a `MobileBertConfig`."""
+    from official.nlp.modeling.networks import mobile_bert_encoder
+
+    return mobile_bert_encoder.MobileBERTEncoder(
+        word_vocab_size=config.vocab_size, word_embed_size=config.embedding_size,
+        type_vocab_size=config.type_vocab_size, max_sequence_length=config.max_position,
+        num_blocks=config.num_layers, hidden_size=config.hidden_size,
+        num_attention_heads=config.num_heads, intermediate_size=config.intermediate_size,
+        intermediate_act_fn=config.activation, hidden_dropout_prob=config.hidden_dropout,
+        attention_probs_dropout_prob=config.attention_dropout,
+        intra_bottleneck_size=config.intra_size,
+        use_bottleneck_attention=config.qkv_source == "bottleneck",
+        key_query_shared_bottleneck=config.qkv_source == "shared_bottleneck",
+        num_feedforward_networks=config.num_ffn, normalization_type=config.norm,
+        classifier_activation=config.use_pooler, **kwargs)

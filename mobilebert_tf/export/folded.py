@@ -101,7 +101,7 @@ class FoldedModel(tf.Module):
                 layer.epsilon)
 
     def _fold(self, encoder, head):
-        config, embedding = encoder.config, encoder.embedding
+        embedding = encoder.embedding
         recipe = {"embedding": {}, "blocks": []}
         emb = recipe["embedding"]
         emb["words"] = self._constant("embeddings/words", embedding.word_embeddings.numpy())

@@ -8,3 +8,7 @@ from mobilebert_tf.layers.masked_lm_head import MaskedLMHead
 from mobilebert_tf.layers.no_norm import NoNorm
 from mobilebert_tf.layers.pooler import Pooler
 from mobilebert_tf.layers.transformer_block import TransformerBlock
+
+__all__ = ["AttentionMask", "FeedForward", "MaskedLMHead", "MobileBertEmbedding",
+           "MultiHeadSelfAttention", "NoNorm", "Pooler", "TransformerBlock", "make_dense",
+           "make_norm"]

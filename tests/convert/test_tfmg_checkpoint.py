@@ -12,29 +12,13 @@ import tensorflow as tf
 import tf_keras as keras
 from official.nlp.modeling import layers as tfmg_layers
 from official.nlp.modeling import models as tfmg_models
-from official.nlp.modeling.networks import mobile_bert_encoder
 
 from mobilebert_tf import get_preset
 from mobilebert_tf.convert.architecture import ArchitectureMismatchError
 from mobilebert_tf.convert.importer import CheckpointMismatchError, load_checkpoint
-from mobilebert_tf.testing import encoder_inputs, relative_error
+from mobilebert_tf.testing import encoder_inputs, relative_error, tfmg_mobilebert_encoder
 
 RTOL = 1e-5
-
-
-def _tfmg_encoder(config):
-    return mobile_bert_encoder.MobileBERTEncoder(
-        word_vocab_size=config.vocab_size, word_embed_size=config.embedding_size,
-        type_vocab_size=config.type_vocab_size, max_sequence_length=config.max_position,
-        num_blocks=config.num_layers, hidden_size=config.hidden_size,
-        num_attention_heads=config.num_heads, intermediate_size=config.intermediate_size,
-        intermediate_act_fn=config.activation, hidden_dropout_prob=config.hidden_dropout,
-        attention_probs_dropout_prob=config.attention_dropout,
-        intra_bottleneck_size=config.intra_size,
-        use_bottleneck_attention=config.qkv_source == "bottleneck",
-        key_query_shared_bottleneck=config.qkv_source == "shared_bottleneck",
-        num_feedforward_networks=config.num_ffn, normalization_type=config.norm,
-        classifier_activation=config.use_pooler)
 
 
 def _randomize(model, seed=0):
@@ -58,7 +42,7 @@ CONFIGS = {
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_encoder_checkpoint_matches_tfmg(name, tmp_path):
     config = CONFIGS[name]
-    theirs = _tfmg_encoder(config)
+    theirs = tfmg_mobilebert_encoder(config)
     _randomize(theirs)
     path = tf.train.Checkpoint(encoder=theirs).save(str(tmp_path / "ckpt"))
 
@@ -75,7 +59,7 @@ def test_encoder_checkpoint_matches_tfmg(name, tmp_path):
 
 def test_pretrainer_checkpoint_with_heads_matches_tfmg(tmp_path):
     config = CONFIGS["mobilebert"]
-    encoder = _tfmg_encoder(config)
+    encoder = tfmg_mobilebert_encoder(config)
     mlm = tfmg_layers.MobileBertMaskedLM(embedding_table=encoder.get_embedding_table(),
                                          activation="relu", name="cls/predictions")
     pretrainer = tfmg_models.BertPretrainerV2(encoder_network=encoder,
@@ -105,7 +89,7 @@ def test_pretrainer_checkpoint_with_heads_matches_tfmg(tmp_path):
 
 def test_optimizer_slots_are_listed_not_loaded(tmp_path):
     config = CONFIGS["mobilebert"]
-    theirs = _tfmg_encoder(config)
+    theirs = tfmg_mobilebert_encoder(config)
     optimizer = keras.optimizers.Adam()
     inputs = encoder_inputs(1, 8, config.vocab_size)
     with tf.GradientTape() as tape:
@@ -122,7 +106,7 @@ def test_optimizer_slots_are_listed_not_loaded(tmp_path):
 
 def test_wrong_depth_and_missing_weights_are_errors(tmp_path):
     config = CONFIGS["mobilebert"]
-    theirs = _tfmg_encoder(config.replace(num_layers=3))
+    theirs = tfmg_mobilebert_encoder(config.replace(num_layers=3))
     path = tf.train.Checkpoint(encoder=theirs).save(str(tmp_path / "ckpt"))
     with pytest.raises(ArchitectureMismatchError, match="num_layers: checkpoint 3, config 2"):
         load_checkpoint("tfmg", path, config)

@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from official.nlp.data import create_pretraining_data as tfmg_create
 from official.nlp.data import pretrain_dataloader as tfmg_loader
 from official.nlp.tools import tokenization as tfmg_tokenization

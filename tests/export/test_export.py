@@ -12,7 +12,7 @@ from ai_edge_litert.interpreter import Interpreter
 from mobilebert_tf import (INPUT_KEYS, MobileBertClassifier, MobileBertPretrainer,
                            MobileBertSpanLabeler, build_encoder, get_preset)
 from mobilebert_tf.export import exporter, fidelity, loading, tflite
-from mobilebert_tf.testing import encoder_inputs, relative_error
+from mobilebert_tf.testing import encoder_inputs, randomize_norms, relative_error
 
 SEQ = 16
 PRESET = "mobilebert_mini"
@@ -26,19 +26,10 @@ def _examples(count, seed=0):
     return exporter.random_examples(count, 1, SEQ, 500, seed=seed)
 
 
-def _randomize_norms(model, seed=0):
-    # Trained NoNorms are not the identity; fresh ones would be deleted by the converter.
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        if w.name.split("/")[-1].startswith(("gamma", "beta")):
-            w.assign(rng.uniform(0.5, 1.5, w.shape) if "gamma" in w.name
-                     else rng.normal(0, 0.1, w.shape))
-
-
 @pytest.mark.slow
 def test_encoder_in_all_four_precisions(tmp_path):
     encoder = _encoder()
-    _randomize_norms(encoder)
+    randomize_norms(encoder)
     results = exporter.export(encoder, str(tmp_path), seq_length=SEQ,
                               calibration=_examples(20), fidelity_examples=_examples(4, 1),
                               log=lambda _: None)
@@ -63,7 +54,7 @@ def _op_dtypes(content, op_names):
 
 def test_int8_keeps_dense_layers_int8_and_attention_float(tmp_path):
     encoder = _encoder()
-    _randomize_norms(encoder)
+    randomize_norms(encoder)
     saved = tflite.save_saved_model(encoder, str(tmp_path / "sm"), 1, SEQ)
     content = tflite.convert(saved, "int8", lambda: _examples(8))
     assert _op_dtypes(content, {"FULLY_CONNECTED"}) == {np.int8}
@@ -111,7 +102,7 @@ def test_fidelity_check_catches_a_broken_model(tmp_path):
 
 def test_tflite_outputs_do_not_depend_on_padding(tmp_path):
     encoder = _encoder()
-    _randomize_norms(encoder)
+    randomize_norms(encoder)
     short = {k: v.numpy() for k, v in encoder_inputs(1, 10, 500, seed=5).items()}
     outputs = []
     for seq in (SEQ, 2 * SEQ):

@@ -1,26 +1,15 @@
 """The folded export graph equals the Keras model (it is exact algebra, so float32 agreement
 to ~1e-6 relative), for every block variant, norm kind, head, and scale regime."""
 
-import numpy as np
 import pytest
 
 from mobilebert_tf import MobileBertClassifier, MobileBertSpanLabeler, build_encoder
 from mobilebert_tf.export import folded
 from mobilebert_tf.export.tflite import folded_model, serving_outputs
-from mobilebert_tf.testing import encoder_inputs, relative_error
+from mobilebert_tf.testing import encoder_inputs, randomize_norms, relative_error
 
 TOLERANCE = 1e-5
-
-
-def _randomize_norms(model, low, high, seed=0):
-    # Signed gammas over a wide range: the folded graph divides by them.
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        leaf = w.name.split("/")[-1]
-        if leaf.startswith("gamma"):
-            w.assign(rng.uniform(low, high, w.shape) * rng.choice([-1, 1], w.shape))
-        elif leaf.startswith("beta"):
-            w.assign(rng.normal(0, 0.1, w.shape))
+# Norms get signed gammas over a wide range: the folded graph divides by them.
 
 
 def _assert_equal_outputs(model, graph):
@@ -36,7 +25,7 @@ def _assert_equal_outputs(model, graph):
 @pytest.mark.parametrize("low, high", [(0.5, 1.5), (0.05, 4.0)])
 def test_folded_encoder_equals_keras(preset, low, high):
     encoder = build_encoder(preset, num_layers=3, vocab_size=300)
-    _randomize_norms(encoder, low, high)
+    randomize_norms(encoder, low, high, signed=True)
     _assert_equal_outputs(encoder, folded_model(encoder))
 
 
@@ -45,13 +34,13 @@ def test_folded_encoder_equals_keras(preset, low, high):
 def test_folded_heads_equal_keras(make):
     model = make(build_encoder("mobilebert_mini", num_layers=2, vocab_size=300))
     model(model.example_inputs())
-    _randomize_norms(model.encoder, 0.5, 1.5)
+    randomize_norms(model.encoder, 0.5, 1.5, signed=True)
     _assert_equal_outputs(model, folded_model(model))
 
 
 def test_norms_are_folded_and_dense_layers_merged():
     encoder = build_encoder("mobilebert_mini", num_layers=2, vocab_size=300)
-    _randomize_norms(encoder, 0.9, 1.1)  # narrow: the scale is never materialized
+    randomize_norms(encoder, 0.9, 1.1, signed=True)  # narrow: the scale is never materialized
     graph = folded_model(encoder)
     names = set(graph._weights)
     assert not any("scale" in n for n in names if n != "final_scale")
@@ -64,7 +53,7 @@ def test_norms_are_folded_and_dense_layers_merged():
 
 def test_wide_scales_are_materialized():
     encoder = build_encoder("mobilebert_mini", num_layers=2, vocab_size=300)
-    _randomize_norms(encoder, 0.05, 4.0)
+    randomize_norms(encoder, 0.05, 4.0, signed=True)
     names = set(folded_model(encoder)._weights)
     assert any(n.endswith("/scale") for n in names)
     assert folded.MAX_SCALE_SPREAD < 100

@@ -15,37 +15,14 @@ inside softmax, we add -1e4 to the logits; both give exactly zero weight in floa
 import numpy as np
 import pytest
 import tensorflow as tf
-from official.nlp.modeling.networks import bert_encoder, mobile_bert_encoder
+from official.nlp.modeling.networks import bert_encoder
 
 from mobilebert_tf import build_encoder, get_preset
 from mobilebert_tf.convert.tfmg import port_tfmg_encoder
-from mobilebert_tf.testing import encoder_inputs, relative_error
+from mobilebert_tf.testing import (encoder_inputs, randomize_norms, relative_error,
+                                   tfmg_mobilebert_encoder)
 
 RTOL = 1e-5
-
-
-def _tfmg_mobilebert(config):
-    return mobile_bert_encoder.MobileBERTEncoder(
-        word_vocab_size=config.vocab_size, word_embed_size=config.embedding_size,
-        type_vocab_size=config.type_vocab_size, max_sequence_length=config.max_position,
-        num_blocks=config.num_layers, hidden_size=config.hidden_size,
-        num_attention_heads=config.num_heads, intermediate_size=config.intermediate_size,
-        intermediate_act_fn=config.activation, hidden_dropout_prob=config.hidden_dropout,
-        attention_probs_dropout_prob=config.attention_dropout,
-        intra_bottleneck_size=config.intra_size,
-        use_bottleneck_attention=config.qkv_source == "bottleneck",
-        key_query_shared_bottleneck=config.qkv_source == "shared_bottleneck",
-        num_feedforward_networks=config.num_ffn, normalization_type=config.norm,
-        classifier_activation=config.use_pooler)
-
-
-def _randomize_norms(model, seed=0):
-    # Fresh NoNorms are the identity; random gamma/beta make the comparison meaningful.
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        if w.name.split("/")[-1].startswith(("gamma", "beta")):
-            w.assign(rng.uniform(0.5, 1.5, w.shape) if "gamma" in w.name
-                     else rng.normal(0.0, 0.1, w.shape))
 
 
 def _compare(ours, theirs, inputs):
@@ -73,8 +50,8 @@ def _compare(ours, theirs, inputs):
 ])
 def test_mobilebert_encoder_parity(preset, overrides):
     config = get_preset(preset, **overrides)
-    ours, theirs = build_encoder(config), _tfmg_mobilebert(config)
-    _randomize_norms(theirs)
+    ours, theirs = build_encoder(config), tfmg_mobilebert_encoder(config)
+    randomize_norms(theirs)
     port_tfmg_encoder(theirs, ours)
 
     _compare(ours, theirs, encoder_inputs(2, 16, config.vocab_size))
@@ -87,7 +64,7 @@ def test_mobilebert_encoder_parity(preset, overrides):
 
 def test_padded_inputs_differ_from_tfmg_only_through_the_pad_embedding():
     config = get_preset("mobilebert_mini", num_layers=2, vocab_size=100)
-    ours, theirs = build_encoder(config), _tfmg_mobilebert(config)
+    ours, theirs = build_encoder(config), tfmg_mobilebert_encoder(config)
     port_tfmg_encoder(theirs, ours)
     inputs = encoder_inputs(1, 12, 100, lengths=[7])
     a, b = (m(inputs)["encoder_outputs"][0] for m in (ours, theirs))
@@ -106,13 +83,13 @@ def test_bert_encoder_parity():
         attention_dropout=0.0)
     inputs = encoder_inputs(2, 16, config.vocab_size, lengths=[16, 10])
     theirs(inputs)
-    _randomize_norms(theirs)
+    randomize_norms(theirs)
     port_tfmg_encoder(theirs, ours)
     _compare(ours, theirs, inputs)
 
 
 def test_port_rejects_another_architecture():
     ours = build_encoder("mobilebert_mini", num_layers=2, vocab_size=100)
-    theirs = _tfmg_mobilebert(get_preset("mobilebert_mini", num_layers=3, vocab_size=100))
+    theirs = tfmg_mobilebert_encoder(get_preset("mobilebert_mini", num_layers=3, vocab_size=100))
     with pytest.raises(ValueError, match="absent from the target.*layer_2"):
         port_tfmg_encoder(theirs, ours)
