@@ -1,4 +1,5 @@
-"""Train a MobileBERT-family model: teacher pretraining or distillation into a student.
+"""Train a MobileBERT-family model: teacher pretraining, distillation into a student, or
+fine-tuning on GLUE, SQuAD or the sentiment demo task.
 
 One code path for CPU, GPU and Cloud TPU: the models, optimizer and step live in a
 `tf.distribute` strategy; `--batch_size` is the global batch, split across replicas, and every
@@ -13,6 +14,17 @@ Smoke run on CPU (tiny shapes; the full recipe is in MOBILEBERT.md section 3):
       --preset mobilebert_mini --overrides num_layers=2 --teacher_checkpoint /tmp/teacher \
       --distill_strategy pkt --transfer_steps 50 --pd_steps 100 \
       --train_files 'records/*.tfrecord' --batch_size 8 --model_dir /tmp/student
+
+Fine-tuning (defaults per task in mobilebert_tf/finetune/tasks.py; SQuAD: LR 4e-5, 5 epochs,
+batch 32, seq 384; `--steps`, `--learning_rate`, `--batch_size`, `--seq_length` and
+`--warmup_steps` override them only when given):
+
+  python -m tpu.train --mode finetune --task mrpc --data_dir glue/MRPC \
+      --preset mobilebert --init_checkpoint converted/ --model_dir /tmp/mrpc
+  python -m tpu.train --mode finetune --task squad_v1.1 --data_dir squad/ \
+      --init_checkpoint converted/ --model_dir /tmp/squad
+  python -m tpu.train --mode finetune --task sentiment --preset mobilebert_mini \
+      --overrides num_layers=2 --init_checkpoint /tmp/student --model_dir /tmp/sentiment
 
 Cloud TPU: add `--strategy tpu --tpu <name or grpc://address> --mixed_precision
 mixed_bfloat16` and gs:// paths.
@@ -33,7 +45,8 @@ MODES = ("teacher", "distill", "finetune")
 STRATEGY_NAMES = ("default", "mirrored", "tpu")
 
 flags.DEFINE_enum("mode", "distill", MODES, "teacher: MLM+NSP pretraining of --preset; "
-                  "distill: train --preset from --teacher_checkpoint; finetune: not yet.")
+                  "distill: train --preset from --teacher_checkpoint; finetune: --task from "
+                  "--init_checkpoint.")
 flags.DEFINE_string("preset", "mobilebert", "Model preset (the student in distill mode).")
 flags.DEFINE_string("teacher_preset", "ib_bert_large", "Teacher preset (distill mode).")
 flags.DEFINE_list("overrides", [], "Config overrides for every model, e.g. num_layers=2.")
@@ -45,8 +58,8 @@ flags.DEFINE_string("tpu", None, "TPU name or grpc:// address (--strategy tpu)."
 flags.DEFINE_integer("num_cpu_devices", 1, "Split the CPU into this many logical devices "
                      "(to exercise --strategy mirrored on one CPU).")
 flags.DEFINE_string("model_dir", None, "Checkpoints and summaries.", required=True)
-flags.DEFINE_string("train_files", None, "Comma-separated globs of pretraining TFRecords.",
-                    required=True)
+flags.DEFINE_string("train_files", None, "Comma-separated globs of pretraining TFRecords "
+                    "(teacher and distill modes).")
 flags.DEFINE_integer("seq_length", 128, "Sequence length of the records.")
 flags.DEFINE_integer("max_predictions", 20, "Masked positions per sequence in the records.")
 flags.DEFINE_integer("batch_size", 8, "Global batch size.")
@@ -73,6 +86,30 @@ flags.DEFINE_integer("log_every", 100, "Steps between log lines.")
 flags.DEFINE_integer("seed", 0, "Seed of initialization and data order.")
 flags.DEFINE_bool("deterministic", False, "Deterministic ops (reproducible on CPU).")
 flags.DEFINE_integer("debug_exit_after_steps", None, "Test aid: SIGKILL after this step.")
+# Fine-tuning.
+flags.DEFINE_string("task", None, "Fine-tuning task: the nine GLUE names (cola, sst2, mrpc, "
+                    "stsb, qqp, mnli, qnli, rte, wnli), squad_v1.1, squad_v2.0, sentiment.")
+flags.DEFINE_string("init_checkpoint", None, "Encoder weights to fine-tune from: a checkpoint "
+                    "dir or prefix of --mode teacher/distill or convert_checkpoint; 'none' "
+                    "for random weights (smoke runs).")
+flags.DEFINE_string("data_dir", None, "GLUE task dir (train.tsv, dev.tsv, test.tsv) or SQuAD "
+                    "dir (train-v1.1.json, dev-v1.1.json or -v2.0).")
+flags.DEFINE_bool("use_tfds", False, "Read GLUE/SQuAD through tensorflow-datasets.")
+flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
+flags.DEFINE_string("tfds_manual_dir", None, "Original archives for offline tfds preparation.")
+flags.DEFINE_string("vocab_file", None, "WordPiece vocab (default: BERT uncased).")
+flags.DEFINE_float("num_train_epochs", None, "Epochs (default per task); --steps wins.")
+flags.DEFINE_float("warmup_proportion", 0.1, "Warm-up as a fraction of the steps "
+                   "(fine-tuning; --warmup_steps wins when given).")
+flags.DEFINE_integer("eval_every", None, "Steps between dev evaluations (default: an epoch).")
+flags.DEFINE_integer("eval_batch_size", None, "Dev batch size (default: --batch_size).")
+flags.DEFINE_integer("max_train_examples", None, "Seeded random subset of the train set.")
+flags.DEFINE_integer("max_eval_examples", None, "Seeded random subset of the dev set.")
+flags.DEFINE_bool("balance_classes", False, "Class-balanced subsets (with max_*_examples).")
+flags.DEFINE_integer("doc_stride", 128, "SQuAD: tokens between context windows.")
+flags.DEFINE_integer("max_query_length", 64, "SQuAD: question tokens kept.")
+flags.DEFINE_float("null_score_diff_threshold", 0.0, "SQuAD v2.0: predict no answer when the "
+                   "null score beats the best span by more than this.")
 FLAGS = flags.FLAGS
 
 
@@ -95,9 +132,9 @@ def parse_overrides(pairs) -> dict:
 def check_flags() -> None:
     """Everything that can be checked before TensorFlow starts."""
     if FLAGS.mode == "finetune":
-        raise app.UsageError("--mode finetune is not implemented yet (it needs the data "
-                             "layer's GLUE/SQuAD records); use mobilebert_tf.training."
-                             "optimizer.create_optimizer('adamw', ...) meanwhile.")
+        check_finetune_flags()
+    elif not FLAGS.train_files:
+        raise app.UsageError(f"--mode {FLAGS.mode} needs --train_files.")
     if FLAGS.mode == "distill":
         from mobilebert_tf.distillation.schedule import STRATEGIES
         if FLAGS.distill_strategy not in STRATEGIES:
@@ -113,6 +150,49 @@ def check_flags() -> None:
                                  "(a directory written by --mode teacher, or a prefix).")
     if FLAGS.strategy == "tpu" and not FLAGS.tpu:
         raise app.UsageError("--strategy tpu needs --tpu.")
+
+
+def check_finetune_flags() -> None:
+    from mobilebert_tf.finetune.run import resolve_checkpoint
+    from mobilebert_tf.finetune.tasks import InputError, get_task
+    if not FLAGS.task:
+        raise app.UsageError("--mode finetune needs --task.")
+    if not FLAGS.init_checkpoint:
+        raise app.UsageError("--mode finetune needs --init_checkpoint (or 'none' to start "
+                             "from random weights).")
+    try:
+        get_task(FLAGS.task)
+        if FLAGS.init_checkpoint.lower() != "none":
+            resolve_checkpoint(FLAGS.init_checkpoint)
+    except InputError as e:
+        raise app.UsageError(str(e)) from None
+
+
+def finetune_config():
+    """`FinetuneConfig` from the flags; shared flags count only when given, else the task's
+    defaults apply (theirs are the pretraining recipe's)."""
+    from mobilebert_tf.finetune.run import FinetuneConfig
+
+    def given(name):
+        return FLAGS[name].value if FLAGS[name].present else None
+
+    init = None if FLAGS.init_checkpoint.lower() == "none" else FLAGS.init_checkpoint
+    return FinetuneConfig(
+        task=FLAGS.task, model_dir=FLAGS.model_dir, preset=FLAGS.preset,
+        overrides=parse_overrides(FLAGS.overrides), init_checkpoint=init,
+        data_dir=FLAGS.data_dir, use_tfds=FLAGS.use_tfds, tfds_data_dir=FLAGS.tfds_data_dir,
+        tfds_manual_dir=FLAGS.tfds_manual_dir, vocab_file=FLAGS.vocab_file,
+        seq_length=given("seq_length"), batch_size=given("batch_size"),
+        learning_rate=given("learning_rate"), epochs=FLAGS.num_train_epochs,
+        steps=given("steps"), warmup_proportion=FLAGS.warmup_proportion,
+        warmup_steps=given("warmup_steps"), weight_decay=FLAGS.weight_decay,
+        clip_norm=FLAGS.clip_norm, eval_every=FLAGS.eval_every,
+        eval_batch_size=FLAGS.eval_batch_size, checkpoint_every=FLAGS.checkpoint_every,
+        log_every=FLAGS.log_every, max_train_examples=FLAGS.max_train_examples,
+        max_eval_examples=FLAGS.max_eval_examples, balance_classes=FLAGS.balance_classes,
+        doc_stride=FLAGS.doc_stride, max_query_length=FLAGS.max_query_length,
+        null_score_diff_threshold=FLAGS.null_score_diff_threshold, seed=FLAGS.seed,
+        jit_compile=FLAGS.jit_compile, exit_after_steps=FLAGS.debug_exit_after_steps)
 
 
 def make_strategy(tf):
@@ -141,6 +221,24 @@ def main(argv):
     keras.utils.set_random_seed(FLAGS.seed)
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
+
+    if FLAGS.mode == "finetune":
+        from mobilebert_tf.finetune.run import finetune
+        from mobilebert_tf.finetune.tasks import InputError
+        if FLAGS.mixed_precision == "mixed_float16":
+            raise app.UsageError("mixed_float16 overflows NoNorm activations; use "
+                                 "--mixed_precision mixed_bfloat16.")
+        keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
+        strategy = make_strategy(tf)
+        logging.info("Strategy %s with %d replica(s).", type(strategy).__name__,
+                     strategy.num_replicas_in_sync)
+        try:
+            result = finetune(finetune_config(), strategy)
+        except InputError as e:
+            raise app.UsageError(str(e)) from None
+        logging.info("Best dev %s: %.4f at step %d.", result.score, result.best_score,
+                     result.best_step)
+        return
 
     from mobilebert_tf.config import get_preset
     from mobilebert_tf.distillation import Distiller, copy_pretraining_weights, make_schedule

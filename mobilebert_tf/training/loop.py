@@ -40,7 +40,8 @@ def _format_seconds(seconds: float) -> str:
 def train(trainer: StagedTrainer, dataset_fn: Callable[[int], tf.data.Dataset],
           strategy: tf.distribute.Strategy, model_dir: str, checkpoint_every: int = 1000,
           log_every: int = 100, max_to_keep: int = 3,
-          exit_after_steps: int | None = None) -> dict:
+          exit_after_steps: int | None = None,
+          after_step: Callable[[int], None] | None = None) -> dict:
     """Train `trainer` (compiled, built in `strategy.scope()`) through all its stages.
 
     Args:
@@ -49,6 +50,8 @@ def train(trainer: StagedTrainer, dataset_fn: Callable[[int], tf.data.Dataset],
         model_dir: Checkpoints (`tf.train.CheckpointManager`) and `summaries/`.
         checkpoint_every: Save every this many steps (and at the end).
         exit_after_steps: Test aid: SIGKILL this process after that many steps.
+        after_step: Called with the step number after every step, once that step's logs,
+            summaries and checkpoint are written (fine-tuning evaluates here).
 
     Returns:
         The last step's logs as floats, plus `"step"`.
@@ -111,6 +114,8 @@ def train(trainer: StagedTrainer, dataset_fn: Callable[[int], tf.data.Dataset],
                              _format_seconds((last_step - current) / max(rate, 1e-9)))
             if current % checkpoint_every == 0 or current == last_step:
                 manager.save(checkpoint_number=current)
+            if after_step is not None:
+                after_step(current)
             if exit_after_steps is not None and current >= exit_after_steps:
                 writer.flush()
                 os.kill(os.getpid(), signal.SIGKILL)

@@ -53,14 +53,12 @@ class StagedTrainer(keras.Model):
 
     def __init__(self, model: MobileBertPretrainer, stages: list,
                  jit_compile: bool = False, training: bool = True, **kwargs):
-        # Imported here: mobilebert_tf.distillation imports this module.
-        from mobilebert_tf.distillation.weight_copy import parameter_groups
         super().__init__(**kwargs)
         self.model = model
         # Plain Python state: not Keras-tracked, never in a checkpoint.
         self._self_setattr_tracking = False
         self.stages = list(stages)
-        self.groups = parameter_groups(model)
+        self.groups = self.parameter_groups(model)
         self._self_setattr_tracking = True
         self.use_jit = jit_compile
         self.run_training = training
@@ -77,6 +75,13 @@ class StagedTrainer(keras.Model):
             if unknown:
                 raise ValueError(f"Stage {stage.name!r} names unknown parameter groups "
                                  f"{unknown}; known: {sorted(self.groups)}.")
+
+    def parameter_groups(self, model) -> dict:
+        """`{group: [trainable variables]}` that stages address; the pretrainer's groups
+        here, overridden by trainers of other models (fine-tuning)."""
+        # Imported here: mobilebert_tf.distillation imports this module.
+        from mobilebert_tf.distillation.weight_copy import parameter_groups
+        return parameter_groups(model)
 
     @property
     def stage(self):

@@ -1,0 +1,166 @@
+"""Dev-set evaluation during fine-tuning: distributed prediction in example order, and each
+task's official metrics from those predictions."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from mobilebert_tf import metrics
+from mobilebert_tf.data import squad
+from mobilebert_tf.encoder import INPUT_KEYS
+from mobilebert_tf.finetune.tasks import FinetuneTask
+
+
+def tokenize_examples(examples, tokenizer, seq_length: int) -> dict[str, np.ndarray]:
+    """`{input key: int32 [n, seq_length]}` of `TextExample`s, in their order."""
+    from mobilebert_tf.data.classification import classification_dataset
+    parts = {key: [] for key in INPUT_KEYS}
+    # Labels are dropped here; float32 holds class ids, scores and -1 alike.
+    for features, _ in classification_dataset(examples, tokenizer, 256, seq_length,
+                                              is_regression=True):
+        for key in INPUT_KEYS:
+            parts[key].append(features[key].numpy())
+    return {key: np.concatenate(value) for key, value in parts.items()}
+
+
+def squad_inputs(features: Sequence[squad.SquadFeature]) -> dict[str, np.ndarray]:
+    return {key: np.array([getattr(f, key) for f in features], np.int32) for key in INPUT_KEYS}
+
+
+def predict(model, inputs: dict[str, np.ndarray], batch_size: int,
+            strategy: tf.distribute.Strategy | None = None, predict_fn=None):
+    """`model(inputs, training=False)` over all rows, as numpy in row order.
+
+    Rows are padded to a whole number of global batches (static shapes for TPUs) and carry
+    their index through `strategy.run`, so the replicas' shards are put back in order and
+    the padding dropped, whatever the replica count.
+
+    Args:
+        predict_fn: a `tf.function` from a previous call, reused to avoid retracing.
+
+    Returns:
+        `(outputs, predict_fn)`: outputs with the model's structure, each `[n, ...]`.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    n = len(next(iter(inputs.values())))
+    padded = -(-n // batch_size) * batch_size
+    columns = {k: np.concatenate([v, np.zeros((padded - n,) + v.shape[1:], v.dtype)])
+               for k, v in inputs.items()}
+    columns["index"] = np.concatenate([np.arange(n), -np.ones(padded - n, np.int64)])
+    dataset = tf.data.Dataset.from_tensor_slices(columns).batch(batch_size, drop_remainder=True)
+    if predict_fn is None:
+        @tf.function
+        def predict_fn(batch):
+            def replica_fn(batch):
+                return batch["index"], model({k: batch[k] for k in INPUT_KEYS}, training=False)
+            indices, outputs = strategy.run(replica_fn, args=(batch,))
+            local = strategy.experimental_local_results
+            if isinstance(outputs, dict):
+                return local(indices), {k: local(v) for k, v in outputs.items()}
+            return local(indices), local(outputs)
+
+    def numpy(per_replica):
+        return [x.numpy() for x in per_replica]
+
+    all_indices, all_outputs = [], []
+    for batch in strategy.experimental_distribute_dataset(dataset):
+        indices, outputs = predict_fn(batch)
+        all_indices.extend(numpy(indices))
+        all_outputs.append({k: numpy(v) for k, v in outputs.items()}
+                           if isinstance(outputs, dict) else numpy(outputs))
+    index = np.concatenate(all_indices)
+    order = np.argsort(index, kind="stable")[padded - n:]  # padding (-1) sorts first
+
+    def gather(*per_batch):
+        return np.concatenate([np.concatenate(parts) for parts in per_batch])[order]
+
+    if isinstance(all_outputs[0], dict):
+        result = {k: gather(*[o[k] for o in all_outputs]) for k in all_outputs[0]}
+    else:
+        result = gather(*all_outputs)
+    return result, predict_fn
+
+
+def classification_predictions(task: FinetuneTask, outputs: np.ndarray) -> np.ndarray:
+    """Class ids (argmax) or, for regression, the scores."""
+    return outputs[:, 0] if task.kind == "regression" else np.argmax(outputs, -1)
+
+
+def classification_metrics(task: FinetuneTask, predictions, labels) -> dict[str, float]:
+    """GLUE tasks: their GLUE metrics plus `glue_score`; sentiment: accuracy."""
+    if not task.is_glue:
+        return {"accuracy": metrics.accuracy(predictions, labels)}
+    values = metrics.glue_metrics(task.name, predictions, labels)
+    values["glue_score"] = metrics.glue_score(task.name, values)
+    return values
+
+
+@dataclasses.dataclass
+class SquadEvalSet:
+    """A SQuAD dev set ready to score: examples, windowed features, gold JSON."""
+
+    examples: list
+    features: list
+    gold: dict
+
+
+def squad_null_odds(examples, features, start_logits, end_logits, n_best_size: int = 20,
+                    max_answer_length: int = 30) -> dict[str, float]:
+    """Per question, the best `[CLS]` (null) score minus the best span score: the
+    `null_odds.json` of SQuAD v2.0 (what the official script takes as `--na-prob-file`).
+
+    The candidate spans are those `squad.predict_answers` considers (same n-best, length and
+    max-context rules); a question with no valid span gets its null score as odds.
+    """
+    by_example: dict[int, list] = {}
+    for f in features:
+        by_example.setdefault(f.example_index, []).append(f)
+    odds = {}
+    for index, example in enumerate(examples):
+        best, null = -np.inf, np.inf
+        for f in by_example.get(index, []):
+            s, e = start_logits[f.unique_id], end_logits[f.unique_id]
+            null = min(null, float(s[0] + e[0]))
+            for i in np.argsort(-s)[:n_best_size]:
+                if f.char_spans[i] is None or not f.max_context[i]:
+                    continue
+                for j in np.argsort(-e)[:n_best_size]:
+                    if f.char_spans[j] is None or j < i or j - i + 1 > max_answer_length:
+                        continue
+                    best = max(best, float(s[i] + e[j]))
+        odds[example.qas_id] = float(null - best) if np.isfinite(best) else float(null)
+    return odds
+
+
+def squad_evaluate(task: FinetuneTask, eval_set: SquadEvalSet, outputs: dict,
+                   n_best_size: int = 20, max_answer_length: int = 30,
+                   null_score_diff_threshold: float = 0.0):
+    """`(metrics, predictions, null_odds)` of span logits on a SQuAD dev set.
+
+    v1.1: `exact_match`, `f1`. v2.0: the official script's keys with `null_odds` as the
+    no-answer probabilities (`best_f1`, `best_f1_thresh`, ...); predictions are made at
+    `null_score_diff_threshold`.
+    """
+    v2 = task.squad_version == "v2.0"
+    predictions = squad.predict_answers(
+        eval_set.examples, eval_set.features, outputs["start_logits"], outputs["end_logits"],
+        n_best_size=n_best_size, max_answer_length=max_answer_length,
+        version_2_with_negative=v2, null_score_diff_threshold=null_score_diff_threshold)
+    if not v2:
+        return metrics.squad_v1_metrics(eval_set.gold, predictions), predictions, None
+    null_odds = squad_null_odds(eval_set.examples, eval_set.features, outputs["start_logits"],
+                                outputs["end_logits"], n_best_size, max_answer_length)
+    # Questions the data layer dropped (misaligned answers) are scored as abstentions.
+    golds = metrics.squad.gold_answers(eval_set.gold)
+    for qid in golds:
+        predictions.setdefault(qid, "")
+        null_odds.setdefault(qid, 0.0)
+    # The official script thresholds na_probs at 1.0 by default; null_odds are score
+    # differences, so the plain EM/F1 use the predictions as made (threshold +inf).
+    values = metrics.squad_v2_metrics(eval_set.gold, predictions, null_odds,
+                                      na_prob_threshold=np.inf)
+    return values, predictions, null_odds

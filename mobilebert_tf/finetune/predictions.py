@@ -1,0 +1,54 @@
+"""Prediction files in the official submission formats.
+
+- GLUE (gluebenchmark.com): one `{Task}.tsv` per test set (`CoLA.tsv`, `SST-2.tsv`,
+  `MNLI-m.tsv`, `MNLI-mm.tsv`, ...), a header `index\tprediction`, then one row per example
+  with its index and the label *name* (`entailment`, `0`/`1`, ...), STS-B a score clipped to
+  [0, 5].
+- SQuAD: `predictions.json` `{question id: answer text}` ("" abstains in v2.0) and, for v2.0,
+  `null_odds.json` `{question id: null score - best span score}` (the official script's
+  `--na-prob-file`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Sequence
+
+import numpy as np
+
+
+def glue_rows(labels: Sequence[str], predictions, is_regression: bool) -> list[str]:
+    """The prediction column: label names for class ids, or `%.3f` scores in [0, 5]."""
+    if is_regression:
+        return [f"{float(np.clip(p, 0.0, 5.0)):.3f}" for p in predictions]
+    return [labels[int(p)] for p in predictions]
+
+
+def write_glue_tsv(path: str, indices: Sequence[int], predictions, labels: Sequence[str],
+                   is_regression: bool = False) -> str:
+    """Write a GLUE submission file; returns `path`."""
+    if len(indices) != len(predictions):
+        raise ValueError(f"{len(indices)} indices for {len(predictions)} predictions.")
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    rows = glue_rows(labels, predictions, is_regression)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("index\tprediction\n")
+        for index, row in zip(indices, rows):
+            f.write(f"{int(index)}\t{row}\n")
+    return path
+
+
+def example_indices(examples, from_tfds: bool) -> list[int]:
+    """GLUE's `index` of each example: tensorflow-datasets keeps it in the guid
+    (`"test-{idx}"`, records come in any order); TSV rows are numbered in file order."""
+    if from_tfds:
+        return [int(e.guid.rsplit("-", 1)[1]) for e in examples]
+    return list(range(len(examples)))
+
+
+def write_json(path: str, values: dict) -> str:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(values, f, indent=2, ensure_ascii=False)
+    return path

@@ -1,0 +1,216 @@
+"""`FinetuneTask`: what each fine-tuning task is (head, labels, splits, metric, default
+hyper-parameters) and where its examples come from.
+
+Default hyper-parameters. SQuAD follows the authors' README (GR): LR 4e-5, 5 epochs, batch 32,
+seq 384, 10% warm-up. GR publishes no per-task GLUE values, so the GLUE defaults are picked
+inside BERT's fine-tuning grid (LR {2, 3, 5}e-5, 2-4 epochs, batch 16/32), seq 128, 10%
+warm-up: large sets (MNLI, QQP, QNLI, SST-2) take the gentler 3e-5 x 3 epochs, small sets
+(CoLA, MRPC, STS-B) 5e-5 x 4 epochs, RTE 3e-5 x 4 at batch 16, WNLI (where the majority class
+is the usual best) 2e-5 x 2. They are starting points for a search, not tuned results.
+
+| task | head | dev metric(s) | score that picks the best checkpoint | LR | epochs | batch | seq |
+|---|---|---|---|---|---|---|---|
+| cola | 2 classes | Matthews corr. | glue_score | 5e-5 | 4 | 32 | 128 |
+| sst2 | 2 | accuracy | glue_score | 3e-5 | 3 | 32 | 128 |
+| mrpc | 2 | accuracy, F1 | glue_score (mean) | 5e-5 | 4 | 32 | 128 |
+| stsb | regression | Pearson, Spearman | glue_score (mean) | 5e-5 | 4 | 32 | 128 |
+| qqp | 2 | accuracy, F1 | glue_score (mean) | 3e-5 | 3 | 32 | 128 |
+| mnli | 3 | accuracy (matched, mismatched) | glue_score (matched) | 3e-5 | 3 | 32 | 128 |
+| qnli | 2 | accuracy | glue_score | 3e-5 | 3 | 32 | 128 |
+| rte | 2 | accuracy | glue_score | 3e-5 | 4 | 16 | 128 |
+| wnli | 2 | accuracy | glue_score | 2e-5 | 2 | 16 | 128 |
+| squad_v1.1 | span | EM, F1 | f1 | 4e-5 | 5 | 32 | 384 |
+| squad_v2.0 | span | EM, F1, best thresholds | best_f1 | 4e-5 | 5 | 32 | 384 |
+| sentiment | 2 (rotten/fresh) | accuracy | accuracy | 5e-5 | 3 | 32 | 128 |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+from mobilebert_tf.data import glue, sentiment, squad
+
+
+class InputError(ValueError):
+    """A problem with the user's inputs (task, files, checkpoint, vocab), found before any
+    training step; the CLI prints it as a usage error."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneTask:
+    """One fine-tuning task.
+
+    Args:
+        name: the `--task` name.
+        kind: "classification", "regression" or "span".
+        labels: label names in class-id order (what the submission file writes).
+        eval_splits: dev splits evaluated during training; the first one gives the score.
+        test_splits: unlabelled splits predicted for submission (`submission_names` gives each
+            one's file name).
+        score: the metric that selects the best checkpoint.
+        learning_rate, epochs, batch_size, seq_length: default hyper-parameters.
+        submission_names: `{split: file stem}` of the submission files.
+    """
+
+    name: str
+    kind: str
+    labels: tuple[str, ...]
+    eval_splits: tuple[str, ...]
+    test_splits: tuple[str, ...]
+    score: str
+    learning_rate: float
+    epochs: float
+    batch_size: int = 32
+    seq_length: int = 128
+    submission_names: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels) if self.kind == "classification" else 1
+
+    @property
+    def is_glue(self) -> bool:
+        return self.name in glue.GLUE_TASKS
+
+    @property
+    def squad_version(self) -> str | None:
+        return self.name.split("_")[1] if self.kind == "span" else None
+
+
+_GLUE_DEFAULTS = {  # name: (learning rate, epochs, batch size, submission file stem)
+    "cola": (5e-5, 4, 32, "CoLA"), "sst2": (3e-5, 3, 32, "SST-2"),
+    "mrpc": (5e-5, 4, 32, "MRPC"), "stsb": (5e-5, 4, 32, "STS-B"),
+    "qqp": (3e-5, 3, 32, "QQP"), "mnli": (3e-5, 3, 32, "MNLI"), "qnli": (3e-5, 3, 32, "QNLI"),
+    "rte": (3e-5, 4, 16, "RTE"), "wnli": (2e-5, 2, 16, "WNLI"),
+}
+
+
+def _glue_task(name: str) -> FinetuneTask:
+    spec = glue.GLUE_TASKS[name]
+    lr, epochs, batch, stem = _GLUE_DEFAULTS[name]
+    if name == "mnli":
+        evals, tests = ("validation_matched", "validation_mismatched"), ("test_matched",
+                                                                          "test_mismatched")
+        names = (("validation_matched", "MNLI-m"), ("validation_mismatched", "MNLI-mm"),
+                 ("test_matched", "MNLI-m"), ("test_mismatched", "MNLI-mm"))
+    else:
+        evals, tests = ("validation",), ("test",)
+        names = (("validation", stem), ("test", stem))
+    return FinetuneTask(name, "regression" if spec.is_regression else "classification",
+                        spec.labels, evals, tests, "glue_score", lr, epochs, batch, 128, names)
+
+
+TASKS: dict[str, FinetuneTask] = {
+    **{name: _glue_task(name) for name in glue.GLUE_TASKS},
+    **{f"squad_{v}": FinetuneTask(f"squad_{v}", "span", (), ("validation",), (),
+                                  "f1" if v == "v1.1" else "best_f1", 4e-5, 5, 32, 384)
+       for v in ("v1.1", "v2.0")},
+    "sentiment": FinetuneTask("sentiment", "classification", sentiment.LABELS,
+                              ("validation",), (), "accuracy", 5e-5, 3, 32, 128,
+                              (("validation", "sentiment"),)),
+}
+
+
+def get_task(name: str) -> FinetuneTask:
+    """The task called `name` (case-insensitive; "SST-2" and "STS-B" spellings accepted).
+
+    Raises:
+        InputError: unknown name, listing the tasks.
+    """
+    key = (name or "").lower()
+    key = key if key in TASKS else key.replace("-", "")
+    if key not in TASKS:
+        raise InputError(f"Unknown fine-tuning task {name!r}; known tasks: "
+                         f"{', '.join(TASKS)}.")
+    return TASKS[key]
+
+
+# --- Examples -------------------------------------------------------------------------------
+
+def squad_file(data_dir: str, version: str, split: str) -> str:
+    """`{data_dir}/train-v1.1.json` or `dev-v1.1.json` (v2.0 likewise), the official names."""
+    return os.path.join(data_dir, f"{'train' if split == 'train' else 'dev'}-{version}.json")
+
+
+def read_squad_checked(path: str) -> dict:
+    """The raw SQuAD JSON of `path`, with every question checked for an `answers` list.
+
+    The data layer skips an answerable question without `answers` silently; training on a
+    file that lost its labels that way would be a silent failure, so it is an error here.
+
+    Raises:
+        InputError: missing file, not JSON, or a question without `answers`.
+    """
+    if not os.path.exists(path):
+        raise InputError(f"No SQuAD file {path} (expected the official file names "
+                         "train-v1.1.json / dev-v1.1.json, or -v2.0).")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path} is not UTF-8 JSON: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise InputError(f"{path}: not SQuAD JSON (no top-level 'data' list).")
+    for article in data["data"]:
+        for paragraph in article.get("paragraphs", []):
+            for qa in paragraph.get("qas", []):
+                if not isinstance(qa.get("answers"), list):
+                    raise InputError(
+                        f"{path}: question {qa.get('id')!r} has no 'answers' list (SQuAD needs "
+                        "one per question; an unanswerable v2.0 question has an empty list).")
+    return data
+
+
+def squad_gold(examples) -> dict:
+    """A SQuAD-JSON-shaped `{"data": ...}` of `examples`' gold answers, for the metrics
+    (used with tensorflow-datasets, where no original file is at hand)."""
+    qas = [{"id": e.qas_id, "answers": [{"text": t} for t, _ in e.answers]} for e in examples]
+    return {"data": [{"paragraphs": [{"qas": qas}]}]}
+
+
+def load_split(task: FinetuneTask, split: str, data_dir: str | None = None,
+               use_tfds: bool = False, tfds_data_dir: str | None = None,
+               manual_dir: str | None = None):
+    """Examples of one split: `TextExample`s, or for SQuAD `(SquadExample list, gold dict)`.
+
+    Returns None for a test split whose file is absent (nothing to submit).
+
+    Raises:
+        InputError: missing data directory or file, or malformed data.
+    """
+    try:
+        if task.name == "sentiment":
+            return sentiment.read_rotten_tomatoes(split)
+        if task.kind == "span":
+            if use_tfds:
+                tfds_split = "train" if split == "train" else "validation"
+                examples = squad.read_squad_tfds(task.squad_version, tfds_split,
+                                                 tfds_data_dir, manual_dir)
+                return examples, squad_gold(examples)
+            _need_data_dir(task, data_dir)
+            path = squad_file(data_dir, task.squad_version, split)
+            raw = read_squad_checked(path)
+            return squad.examples_from_squad_dict(raw, path), raw
+        if use_tfds:
+            return glue.read_glue_tfds(task.name, split, tfds_data_dir, manual_dir)
+        _need_data_dir(task, data_dir)
+        path = glue.tsv_file(glue.GLUE_TASKS[task.name], data_dir, split)
+        if not os.path.exists(path):
+            if split.startswith("test"):
+                return None
+            raise InputError(f"No {task.name} {split} file {path}.")
+        return glue.read_glue_tsv(task.name, data_dir, split)
+    except InputError:
+        raise
+    except (ValueError, KeyError) as e:
+        raise InputError(f"Reading {task.name} {split}: {e}") from e
+
+
+def _need_data_dir(task: FinetuneTask, data_dir: str | None) -> None:
+    if not data_dir:
+        raise InputError(f"--task {task.name} reads local files: pass --data_dir (or "
+                         "--use_tfds).")
+    if not os.path.isdir(data_dir):
+        raise InputError(f"--data_dir {data_dir} is not a directory.")
