@@ -87,3 +87,19 @@ def test_cli_rejects_unknown_task_and_missing_checkpoint(run_train, mrpc_dir, tm
     result = run_train([*base, "--task", "mrpc", "--init_checkpoint",
                         str(tmp_path / "missing")], check=False)
     assert result.returncode != 0 and "No checkpoint at --init_checkpoint" in result.stderr
+
+
+@pytest.mark.slow
+def test_killed_finetune_resumes_with_its_history_and_best(run_train, mrpc_dir, tmp_path):
+    model_dir = str(tmp_path / "resumed")
+    args = ["--mode", "finetune", "--task", "mrpc", "--data_dir", mrpc_dir,
+            "--init_checkpoint", "none", "--model_dir", model_dir, *SMOKE]
+    killed = run_train([*args, "--debug_exit_after_steps", "4"], check=False)
+    assert killed.returncode == -9  # after step 4; last checkpoint and evaluation at step 3
+    with open(os.path.join(model_dir, "eval_history.json")) as f:
+        assert [h["step"] for h in json.load(f)] == [3]
+    resumed = run_train(args)
+    assert "at step 3" in resumed.stderr and "3 steps from step 3" in resumed.stderr
+    results = _results(model_dir)
+    assert [h["step"] for h in results["history"]] == [3, 6]
+    assert results["best_score"] == max(h["glue_score"] for h in results["history"])

@@ -88,3 +88,53 @@ def test_squad_without_answers_fails_before_any_step(make_squad_json, tmp_path):
 def test_missing_init_checkpoint_fails_before_any_step(mrpc_dir, tmp_path):
     with pytest.raises(InputError, match="No checkpoint at --init_checkpoint"):
         finetune(_config(tmp_path, data_dir=mrpc_dir, init_checkpoint=str(tmp_path / "no")))
+
+
+def test_squad_v2_null_odds_agree_with_predicted_abstentions(make_squad_json):
+    """At threshold 0, `predict_answers` abstains exactly where null_odds > 0."""
+    from mobilebert_tf.data import squad
+    from mobilebert_tf.data.tokenizer import BertInputTokenizer
+    from mobilebert_tf.finetune.evaluation import SquadEvalSet, squad_evaluate
+    data = make_squad_json()
+    data["data"][0]["paragraphs"][0]["qas"].append(
+        {"id": "q4", "question": "Who ruled Normandy in 1900?", "answers": [],
+         "is_impossible": True})
+    examples = squad.examples_from_squad_dict(data)
+    features = squad.create_squad_features(examples, BertInputTokenizer(), 48, 8, 16)
+    rng = np.random.default_rng(0)
+    for trial in range(5):
+        logits = {k: rng.normal(size=(len(features), 48)).astype(np.float32)
+                  for k in ("start_logits", "end_logits")}
+        values, answers, odds = squad_evaluate(get_task("squad_v2.0"),
+                                               SquadEvalSet(examples, features, data), logits)
+        assert sorted(odds) == ["q1", "q2", "q3", "q4"]
+        assert all((answers[q] == "") == (odds[q] > 0) for q in odds), (answers, odds)
+        assert {"exact", "f1", "best_f1", "best_f1_thresh", "HasAns_f1", "NoAns_f1"} <= set(values)
+
+
+def test_mnli_evaluates_matched_and_mismatched_and_writes_both_files(tmp_path):
+    root = tmp_path / "MNLI"
+    root.mkdir()
+    cols = ("index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t"
+            "sentence1_parse\tsentence2_parse\tsentence1\tsentence2")
+    pairs = [("A man is playing a guitar.", "A person plays music.", "entailment"),
+             ("A man is playing a guitar.", "The man is asleep.", "contradiction"),
+             ("A woman reads a book.", "She is reading a novel for school.", "neutral")]
+
+    def rows(label_cols):
+        return [f"{i}\t{i}\t{i}e\tfiction\t()\t()\t()\t()\t{a}\t{b}" + "".join(
+            f"\t{g}" for _ in range(label_cols)) for i, (a, b, g) in enumerate(pairs)]
+
+    (root / "train.tsv").write_text("\n".join([cols + "\tlabel1\tgold_label"] + rows(2) * 2))
+    for name in ("dev_matched", "dev_mismatched"):
+        (root / f"{name}.tsv").write_text("\n".join([cols + "\tlabel1\tgold_label"] + rows(2)))
+    (root / "test_matched.tsv").write_text("\n".join([cols] + rows(0)))
+    result = finetune(_config(tmp_path, task="mnli", data_dir=str(root), log_every=1))
+    assert set(result.best_metrics) == {"accuracy", "glue_score", "mismatched_accuracy",
+                                        "mismatched_glue_score"}
+    out = tmp_path / "run" / "predictions"
+    assert (out / "dev" / "MNLI-m.tsv").exists() and (out / "dev" / "MNLI-mm.tsv").exists()
+    lines = (out / "test" / "MNLI-m.tsv").read_text().splitlines()
+    assert lines[0] == "index\tprediction" and len(lines) == 4
+    assert {line.split("\t")[1] for line in lines[1:]} <= set(get_task("mnli").labels)
+    assert not (out / "test" / "MNLI-mm.tsv").exists()  # no test_mismatched file given
