@@ -138,3 +138,27 @@ def test_mnli_evaluates_matched_and_mismatched_and_writes_both_files(tmp_path):
     assert lines[0] == "index\tprediction" and len(lines) == 4
     assert {line.split("\t")[1] for line in lines[1:]} <= set(get_task("mnli").labels)
     assert not (out / "test" / "MNLI-mm.tsv").exists()  # no test_mismatched file given
+
+
+@pytest.mark.parametrize("what", ["pretrainer", "encoder"])
+def test_restore_encoder_from_a_converted_checkpoint(what, tmp_path):
+    """`convert_checkpoint` saves `model` and `encoder`; both a pretrainer's and a bare
+    encoder's checkpoint give the fine-tuning encoder the same weights."""
+    from mobilebert_tf.convert.exporter import save_tf2_checkpoint
+    from mobilebert_tf.encoder import build_encoder
+    from mobilebert_tf.finetune.run import restore_encoder
+    from mobilebert_tf.models import MobileBertClassifier, MobileBertPretrainer
+    source = build_encoder("mobilebert_mini", num_layers=2)
+    pretrainer = MobileBertPretrainer(source)
+    pretrainer(pretrainer.example_inputs())
+    saved = pretrainer if what == "pretrainer" else source
+    prefix = save_tf2_checkpoint(saved, str(tmp_path))
+    target = MobileBertClassifier(build_encoder("mobilebert_mini", num_layers=2), 2)
+    target(target.example_inputs())
+    assert restore_encoder(target.encoder, str(tmp_path)) == prefix
+    for a, b in zip(source.weights, target.encoder.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.name)
+    wrong = MobileBertClassifier(build_encoder("mobilebert_mini", num_layers=3), 2)
+    wrong(wrong.example_inputs())
+    with pytest.raises(InputError, match="does not fit --preset/--overrides"):
+        restore_encoder(wrong.encoder, str(tmp_path))
