@@ -120,7 +120,7 @@ def _checked_inputs(inputs, config: MobileBertConfig) -> dict:
         if not value.dtype.is_integer:
             raise ValueError(f"{key} must be an integer tensor; got {value.dtype.name}.")
         checked[key] = value if value.dtype == tf.int32 else tf.cast(value, tf.int32)
-    lengths = {inputs_key: checked[inputs_key].shape[1] for inputs_key in INPUT_KEYS}
+    lengths = {key: value.shape[1] for key, value in checked.items()}
     known = {length for length in lengths.values() if length is not None}
     if len(known) > 1:
         raise ValueError(f"Inputs disagree on seq_length: {lengths}.")
