@@ -45,24 +45,8 @@ class MobileBertEncoder(keras.Model):
 
     def __init__(self, config: MobileBertConfig, **kwargs):
         inputs = {key: keras.Input(shape=(None,), dtype=tf.int32, name=key) for key in INPUT_KEYS}
-        embedding = MobileBertEmbedding(
-            vocab_size=config.vocab_size, embedding_size=config.embedding_size,
-            hidden_size=config.hidden_size, max_position=config.max_position,
-            type_vocab_size=config.type_vocab_size, use_trigram=config.use_trigram,
-            norm=config.norm, layer_norm_epsilon=config.layer_norm_epsilon,
-            hidden_dropout=config.hidden_dropout, initializer_range=config.initializer_range,
-            name="embeddings")
-        blocks = [
-            TransformerBlock(
-                hidden_size=config.hidden_size, intra_size=config.intra_size,
-                num_heads=config.num_heads, intermediate_size=config.intermediate_size,
-                num_ffn=config.num_ffn, qkv_source=config.qkv_source, norm=config.norm,
-                activation=config.activation, use_bottleneck=config.use_bottleneck,
-                hidden_dropout=config.hidden_dropout,
-                attention_dropout=config.attention_dropout,
-                initializer_range=config.initializer_range,
-                layer_norm_epsilon=config.layer_norm_epsilon, name=f"layer_{i}")
-            for i in range(config.num_layers)]
+        embedding = embedding_layer(config)
+        blocks = [transformer_block(config, f"layer_{i}") for i in range(config.num_layers)]
         pooler = Pooler(config.hidden_size, config.use_pooler, config.initializer_range,
                         name="pooler")
 
@@ -101,6 +85,29 @@ class MobileBertEncoder(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(MobileBertConfig.from_dict(config["config"]), name=config.get("name"))
+
+
+def embedding_layer(config: MobileBertConfig) -> MobileBertEmbedding:
+    """The encoder's embedding layer for `config`."""
+    return MobileBertEmbedding(
+        vocab_size=config.vocab_size, embedding_size=config.embedding_size,
+        hidden_size=config.hidden_size, max_position=config.max_position,
+        type_vocab_size=config.type_vocab_size, use_trigram=config.use_trigram,
+        norm=config.norm, layer_norm_epsilon=config.layer_norm_epsilon,
+        hidden_dropout=config.hidden_dropout, initializer_range=config.initializer_range,
+        name="embeddings")
+
+
+def transformer_block(config: MobileBertConfig, name: str) -> TransformerBlock:
+    """One encoder block for `config`."""
+    return TransformerBlock(
+        hidden_size=config.hidden_size, intra_size=config.intra_size,
+        num_heads=config.num_heads, intermediate_size=config.intermediate_size,
+        num_ffn=config.num_ffn, qkv_source=config.qkv_source, norm=config.norm,
+        activation=config.activation, use_bottleneck=config.use_bottleneck,
+        hidden_dropout=config.hidden_dropout, attention_dropout=config.attention_dropout,
+        initializer_range=config.initializer_range,
+        layer_norm_epsilon=config.layer_norm_epsilon, name=name)
 
 
 def _checked_inputs(inputs, config: MobileBertConfig) -> dict:

@@ -2,13 +2,10 @@
 `--mode distill` writes it, and subprocess runs of `tpu/train.py --mode finetune`."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from mobilebert_tf.testing import run_train_script
 
 MRPC_PAIRS = [
     ("The company said profits rose sharply in the third quarter.",
@@ -29,20 +26,10 @@ def _write(path, lines):
         f.write("\n".join(lines) + "\n")
 
 
-def _run_train(args, check=True, timeout=600):
-    """Run `python -m tpu.train args...` from the repo; returns the CompletedProcess."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="")
-    result = subprocess.run([sys.executable, "-m", "tpu.train", *args], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"train.py failed ({result.returncode}):\n{result.stderr[-4000:]}")
-    return result
-
-
 @pytest.fixture(scope="session")
 def run_train():
     """`run_train(args, check=True)`: `python -m tpu.train args...` in a subprocess."""
-    return _run_train
+    return run_train_script
 
 
 @pytest.fixture(scope="session")

@@ -3,31 +3,11 @@ import pytest
 import tensorflow as tf
 
 from mobilebert_tf import get_preset
-from mobilebert_tf.layers import (AttentionMask, FeedForward, MaskedLMHead, MobileBertEmbedding,
-                                  MultiHeadSelfAttention, NoNorm, Pooler, TransformerBlock)
+from mobilebert_tf.encoder import embedding_layer, transformer_block
+from mobilebert_tf.layers import (AttentionMask, FeedForward, MaskedLMHead,
+                                  MultiHeadSelfAttention, NoNorm, Pooler)
 from mobilebert_tf.layers.attention import MASK_LOGIT
 from mobilebert_tf.testing import assert_config_round_trip, encoder_inputs
-
-
-def _block(config, name="block"):
-    return TransformerBlock(
-        hidden_size=config.hidden_size, intra_size=config.intra_size,
-        num_heads=config.num_heads, intermediate_size=config.intermediate_size,
-        num_ffn=config.num_ffn, qkv_source=config.qkv_source, norm=config.norm,
-        activation=config.activation, use_bottleneck=config.use_bottleneck,
-        hidden_dropout=config.hidden_dropout, attention_dropout=config.attention_dropout,
-        initializer_range=config.initializer_range,
-        layer_norm_epsilon=config.layer_norm_epsilon, name=name)
-
-
-def _embedding(config):
-    return MobileBertEmbedding(
-        vocab_size=config.vocab_size, embedding_size=config.embedding_size,
-        hidden_size=config.hidden_size, max_position=config.max_position,
-        type_vocab_size=config.type_vocab_size, use_trigram=config.use_trigram,
-        norm=config.norm, layer_norm_epsilon=config.layer_norm_epsilon,
-        hidden_dropout=config.hidden_dropout, initializer_range=config.initializer_range,
-        name="embeddings")
 
 
 def test_no_norm_is_elementwise_affine():
@@ -41,7 +21,7 @@ def test_no_norm_is_elementwise_affine():
 
 def test_trigram_embedding_concatenates_next_current_previous():
     config = get_preset("mobilebert_mini", vocab_size=20, embedding_size=4, hidden_size=8)
-    layer = _embedding(config)
+    layer = embedding_layer(config)
     inputs = encoder_inputs(2, 5, config.vocab_size, lengths=[5, 3], seed=3)
     ids, mask, types = (inputs[k].numpy() for k in ("input_word_ids", "input_mask",
                                                     "input_type_ids"))
@@ -62,7 +42,7 @@ def test_trigram_embedding_concatenates_next_current_previous():
 
 
 def test_embedding_without_trigram_or_projection_is_plain_bert():
-    layer = _embedding(get_preset("bert_mini", vocab_size=50))
+    layer = embedding_layer(get_preset("bert_mini", vocab_size=50))
     assert layer.projection is None
 
 
@@ -86,7 +66,7 @@ def test_attention_mask_gives_padded_keys_no_weight():
 ])
 def test_block_qkv_variants_read_the_right_inputs(preset, qkv_widths):
     config = get_preset(preset)
-    block = _block(config)
+    block = transformer_block(config, "block")
     x = tf.random.normal([2, 6, config.hidden_size])
     output, logits = block(x, tf.zeros([2, 1, 1, 6]))
     assert output.shape == x.shape and logits.shape == (2, config.num_heads, 6, 6)
@@ -100,13 +80,13 @@ def test_block_qkv_variants_read_the_right_inputs(preset, qkv_widths):
 
 
 def test_block_rejects_wrong_width():
-    block = _block(get_preset("mobilebert_mini"))
+    block = transformer_block(get_preset("mobilebert_mini"), "block")
     with pytest.raises(ValueError, match="expects width 128"):
         block(tf.zeros([1, 4, 64]), tf.zeros([1, 1, 1, 4]))
 
 
 def test_teacher_block_dropout_only_in_training():
-    block = _block(get_preset("ib_bert_mini", hidden_dropout=0.5))
+    block = transformer_block(get_preset("ib_bert_mini", hidden_dropout=0.5), "block")
     x, adder = tf.random.normal([2, 6, 128]), tf.zeros([2, 1, 1, 6])
     np.testing.assert_array_equal(block(x, adder)[0], block(x, adder, training=False)[0])
     assert not np.allclose(block(x, adder, training=True)[0], block(x, adder)[0])
@@ -119,9 +99,9 @@ def test_layers_round_trip_get_config(preset):
     inputs = encoder_inputs(2, 6, config.vocab_size, lengths=[6, 4])
     adder = AttentionMask()(inputs["input_mask"])
     x = tf.random.normal([2, 6, config.hidden_size])
-    assert_config_round_trip(_embedding(config), lambda layer: layer(
+    assert_config_round_trip(embedding_layer(config), lambda layer: layer(
         inputs["input_word_ids"], inputs["input_type_ids"], inputs["input_mask"]))
-    assert_config_round_trip(_block(config), lambda layer: layer(x, adder))
+    assert_config_round_trip(transformer_block(config, "block"), lambda layer: layer(x, adder))
     assert_config_round_trip(
         FeedForward(64, config.activation, config.norm, 1e-12, 0.0, 0.02, name="ffn"),
         lambda layer: layer(x))
@@ -135,7 +115,7 @@ def test_layers_round_trip_get_config(preset):
 
 
 def test_layers_name_their_weights():
-    block = _block(get_preset("mobilebert_mini", num_ffn=2), name="layer_7")
+    block = transformer_block(get_preset("mobilebert_mini", num_ffn=2), "layer_7")
     block(tf.zeros([1, 3, 128]), tf.zeros([1, 1, 1, 3]))
     names = {w.name for w in block.weights}
     for expected in ("layer_7/bottleneck_input/kernel:0", "layer_7/kq_bottleneck_norm/gamma:0",

@@ -2,27 +2,13 @@
 training tests. Subprocesses keep device setup (2 logical CPUs for MirroredStrategy) and
 process kills away from the pytest process."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from mobilebert_tf.testing import run_train_script as run_train
+
 SEQ, PREDICTIONS, VOCAB = 32, 5, 1000
 TINY = ["--overrides", f"num_layers=2,vocab_size={VOCAB}", "--seq_length", str(SEQ),
         "--max_predictions", str(PREDICTIONS)]
-
-
-def run_train(args, check=True, timeout=600):
-    """Run `python -m tpu.train args...` from the repo; returns the CompletedProcess."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO,
-               CUDA_VISIBLE_DEVICES="")
-    result = subprocess.run([sys.executable, "-m", "tpu.train", *args], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"train.py failed ({result.returncode}):\n{result.stderr[-4000:]}")
-    return result
 
 
 @pytest.fixture(scope="session")
