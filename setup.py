@@ -24,7 +24,8 @@ setuptools.setup(
     description="MobileBERT in TensorFlow/Keras: IB-BERT teacher, progressive knowledge "
     "transfer, fine-tuning and quantized TFLite export.",
     packages=setuptools.find_packages(include=["mobilebert_tf", "mobilebert_tf.*", "tpu", "tpu.*",
-                                                 "export", "export.*"]),
+                                                 "export", "export.*", "experiments",
+                                                 "experiments.*"]),
     python_requires=">=3.11,<3.12",
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": ["pytest>=8"]},

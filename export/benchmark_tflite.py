@@ -15,11 +15,9 @@ import json
 import os
 
 from absl import app, flags
-import tensorflow as tf
 
-from mobilebert_tf.encoder import INPUT_KEYS, build_encoder
-from mobilebert_tf.export import benchmark, exporter, tflite
-from mobilebert_tf.testing import randomize_norms
+from mobilebert_tf.export import benchmark, tflite
+from mobilebert_tf.export.reference import reference_suite
 
 flags.DEFINE_list("tflite", [], "name=path pairs of .tflite files to time.")
 flags.DEFINE_bool("reference", False, "Build and time ours and the reference encoders.")
@@ -33,60 +31,6 @@ flags.DEFINE_integer("rounds", 15, "Timed rounds; each runs every model once.")
 flags.DEFINE_string("output_dir", None, "Where to write latency.json, latency.png and the "
                     "converted reference models.")
 FLAGS = flags.FLAGS
-
-
-def _convert_reference(encoder, seq_length, precision, work_dir):
-    """tf-models-official encoders through the same converter (their graph as they build it,
-    plain full-integer quantization: what a user of the reference gets today)."""
-    spec = {k: tf.TensorSpec([1, seq_length], tf.int32, name=k) for k in INPUT_KEYS}
-
-    @tf.function(input_signature=[spec])
-    def serve(inputs):
-        outputs = encoder(inputs, training=False)
-        return {"sequence_output": outputs["sequence_output"],
-                "pooled_output": outputs["pooled_output"]}
-
-    path = os.path.join(work_dir, f"reference_{encoder.name}")
-    module = tf.Module()
-    module.encoder = encoder
-    tf.saved_model.save(module, path, signatures={"serving_default":
-                                                  serve.get_concrete_function()})
-    converter = tf.lite.TFLiteConverter.from_saved_model(path)
-    if precision != "float32":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if precision == "int8":
-        examples = exporter.random_examples(20, 1, seq_length, 30522)
-        converter.representative_dataset = lambda: iter(examples)
-    return converter.convert()
-
-
-def reference_suite(preset, precisions, seq_length, work_dir):
-    """{name: .tflite bytes} for ours, TFMG MobileBERT and TFMG BERT-base."""
-    from official.nlp.modeling.networks import bert_encoder, mobile_bert_encoder
-
-    ours = build_encoder(preset)
-    randomize_norms(ours)
-    saved = tflite.save_saved_model(ours, os.path.join(work_dir, "ours"), 1, seq_length)
-    unfolded = tflite.save_saved_model(ours, os.path.join(work_dir, "ours_unfolded"), 1,
-                                       seq_length, fold=False)
-    calibration = exporter.random_examples(20, 1, seq_length, ours.config.vocab_size)
-    theirs = mobile_bert_encoder.MobileBERTEncoder(name="tfmg_mobilebert")
-    bert_base = bert_encoder.BertEncoderV2(vocab_size=30522, type_vocab_size=2,
-                                           name="tfmg_bert_base")
-    for model in (theirs, bert_base):
-        model({k: tf.ones([1, seq_length], tf.int32) for k in INPUT_KEYS})
-        randomize_norms(model)
-    models = {}
-    for precision in precisions:
-        models[f"ours {precision}"] = tflite.convert(saved, precision, lambda: calibration)
-        models[f"ours unfolded {precision}"] = tflite.convert(unfolded, precision,
-                                                              lambda: calibration)
-        models[f"tfmg mobilebert {precision}"] = _convert_reference(theirs, seq_length,
-                                                                    precision, work_dir)
-        if precision != "int8":  # BERT-base full int8 is not part of the comparison
-            models[f"tfmg bert_base {precision}"] = _convert_reference(bert_base, seq_length,
-                                                                       precision, work_dir)
-    return models
 
 
 def main(argv):

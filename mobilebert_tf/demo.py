@@ -1,54 +1,536 @@
-"""The main job (`make demo`): for now, build every preset and print its parameter counts next
-to the paper's figures, with encoder FLOPs at `--seq_length`.
+"""The main job (`make demo`): the whole MobileBERT story on real text, on a laptop CPU.
 
-    python -m mobilebert_tf.demo [--seq_length=128] [--presets=mobilebert,mobilebert_tiny]
+    python -m mobilebert_tf.demo [--work_dir=runs/demo] [--smoke]
 
-Later stages (corpus -> teacher -> distilled student -> int8 .tflite -> latency) extend this.
+Stages, each written under `work_dir/<stage>/` and skipped when rerun once done:
+
+  1 corpus     Shakespeare's plays + the sentiment set's *train* snippets as unlabelled text
+               (one document per scene / per movie); every 20th document held out
+  2 vocab      a WordPiece vocab learned from that text (tensorflow-text)
+  3 records    MLM + NSP TFRecords: train (dupe_factor maskings) and held-out
+  4 teacher    `tpu/train.py --mode teacher`: a small IB-BERT (`ib_bert_mini`), MLM + NSP
+  5 student    `tpu/train.py --mode distill`: a small MobileBERT (`mobilebert_mini`) by
+               progressive knowledge transfer, then pre-training distillation
+  6 finetune   `tpu/train.py --mode finetune --task sentiment` from the student
+  7 export     SavedModel + float32 / float16 / dynamic-int8 / int8 `.tflite`, fidelity check
+  8 accuracy   dev accuracy of the Keras model and of every `.tflite` on the whole dev split
+  9 latency    the demo files timed side by side with full-size MobileBERT and BERT-base
+ 10 summary    `summary.md` / `summary.json`, loss-curve and latency plots
+
+The training stages run the same command lines a user runs on a TPU (printed before they
+start; each keeps its own log in `<stage>/train.log`). `--smoke` shrinks everything (CI).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from typing import Callable
+
 from absl import app, flags
-import tf_keras as keras
 
-from mobilebert_tf.config import PRESETS
-from mobilebert_tf.encoder import build_encoder
-from mobilebert_tf.models import MobileBertPretrainer
-from mobilebert_tf.summary import PAPER_PARAMS, encoder_flops, parameter_counts
+WORK_DIR = flags.DEFINE_string("work_dir", "runs/demo", "Where every stage writes.")
+SMOKE = flags.DEFINE_bool("smoke", False, "Tiny sizes and a few steps (CI): checks the "
+                          "pipeline, not the numbers.")
+NUM_THREADS = flags.DEFINE_integer("num_threads", 2, "TFLite interpreter threads.")
 
-SEQ_LENGTH = flags.DEFINE_integer("seq_length", 128, "Sequence length for the FLOP count.")
-PRESET_NAMES = flags.DEFINE_list("presets", list(PRESETS), "Presets to build.")
+TEACHER_PRESET, STUDENT_PRESET = "ib_bert_mini", "mobilebert_mini"
 
 
-def parameter_table(presets, seq_length: int) -> str:
-    """One row per preset: built parameter counts by group, paper figure, GFLOPs."""
-    header = ("preset", "embeddings", "encoder", "backbone", "pooler", "MLM head", "NSP head",
-              "paper", "GFLOPs")
-    rows = []
-    for name in presets:
-        model = MobileBertPretrainer(build_encoder(name))
-        model(model.example_inputs())
-        counts = parameter_counts(model)
-        paper = PAPER_PARAMS.get(name)
-        rows.append((name, f"{counts['embeddings']:,}", f"{counts['encoder']:,}",
-                     f"{counts['embeddings'] + counts['encoder']:,}", f"{counts['pooler']:,}",
-                     f"{counts['mlm_head']:,}", f"{counts['nsp_head']:,}",
-                     f"{paper / 1e6:.1f}M" if paper else "-",
-                     f"{encoder_flops(model.encoder.config, seq_length) / 1e9:.2f}"))
-        del model
-        keras.backend.clear_session()
-    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-    lines = [" | ".join(str(c).rjust(w) for c, w in zip(row, widths)) for row in [header] + rows]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(lines)
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    """Sizes and budgets of the demo (the defaults take ~15 minutes on 2 CPU cores)."""
+
+    max_plays: int | None = None          # Shakespeare plays in the corpus (None: all 38)
+    max_review_movies: int | None = None  # movies whose train snippets join the corpus
+    heldout_every: int = 20               # every Nth document is held out
+    vocab_size: int = 8000
+    seq_length: int = 64
+    max_predictions: int = 10
+    dupe_factor: int = 2
+    num_layers: int = 4
+    batch_size: int = 32
+    teacher_steps: int = 1500
+    teacher_learning_rate: float = 2e-3
+    teacher_warmup_steps: int = 150
+    transfer_steps: int = 100             # PKT steps per layer
+    pd_steps: int = 500
+    distill_learning_rate: float = 2e-3
+    finetune_steps: int = 1000
+    finetune_learning_rate: float = 2e-4
+    finetune_eval_every: int = 250
+    num_calibration: int = 100            # full-int8 calibration examples (GR: 100)
+    num_fidelity: int = 16
+    full_size_latency: bool = True        # also time full-size MobileBERT and BERT-base
+    latency_rounds: int = 20
+
+    def overrides(self, vocab_size: int) -> str:
+        return f"num_layers={self.num_layers},vocab_size={vocab_size}"
+
+
+SMOKE_CONFIG = DemoConfig(max_plays=2, max_review_movies=40, heldout_every=5, vocab_size=800,
+                          seq_length=32, max_predictions=5, dupe_factor=1, num_layers=2,
+                          batch_size=8, teacher_steps=6, teacher_warmup_steps=2,
+                          transfer_steps=2, pd_steps=4, finetune_steps=4,
+                          finetune_eval_every=2, num_calibration=4, num_fidelity=2,
+                          full_size_latency=False, latency_rounds=2)
+
+
+class Pipeline:
+    """Runs named stages in order; a stage whose `done.json` exists is skipped and its
+    recorded result reused, so an interrupted demo picks up where it stopped."""
+
+    def __init__(self, work_dir: str, config: DemoConfig, num_stages: int):
+        self.work_dir, self.config, self.num_stages = work_dir, config, num_stages
+        self.results: dict[str, dict] = {}
+        os.makedirs(work_dir, exist_ok=True)
+        path = os.path.join(work_dir, "config.json")
+        wanted = dataclasses.asdict(config)
+        if os.path.exists(path):
+            with open(path) as f:
+                found = json.load(f)
+            if found != wanted:
+                changed = sorted(k for k in wanted if found.get(k) != wanted[k])
+                raise ValueError(f"{work_dir} holds a demo run with other settings ({changed}); "
+                                 "pass another --work_dir or delete that one.")
+        else:
+            _write_json(path, wanted)
+
+    def dir(self, stage: str) -> str:
+        return os.path.join(self.work_dir, stage)
+
+    def run(self, stage: str, fn: Callable[[str], dict]) -> dict:
+        index = len(self.results) + 1
+        stage_dir = self.dir(stage)
+        done = os.path.join(stage_dir, "done.json")
+        if os.path.exists(done):
+            with open(done) as f:
+                self.results[stage] = json.load(f)
+            print(f"[{index}/{self.num_stages}] {stage}: done before, skipped.", flush=True)
+            return self.results[stage]
+        print(f"\n[{index}/{self.num_stages}] {stage}", flush=True)
+        os.makedirs(stage_dir, exist_ok=True)
+        start = time.perf_counter()
+        result = fn(stage_dir)
+        result["seconds"] = round(time.perf_counter() - start, 1)
+        _write_json(done, result)
+        self.results[stage] = result
+        print(f"[{index}/{self.num_stages}] {stage}: {result['seconds']:.0f} s", flush=True)
+        return result
+
+
+@contextlib.contextmanager
+def native_logs_to(path: str):
+    """Send file descriptor 2 (TensorFlow's and the converter's C++ logs) to `path`."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "a") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _write_json(path: str, value) -> None:
+    tmp = path + ".incomplete"
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(tmp, path)
+
+
+def run_command(args: list[str]) -> None:
+    """Run `python -m <args>`, printing the command line; raise if it fails."""
+    command = [sys.executable, "-m", *args]
+    print("$ " + " ".join(shlex.quote(a) for a in ["python", "-m", *args]), flush=True)
+    completed = subprocess.run(command)
+    if completed.returncode:
+        raise RuntimeError(f"Stage command failed (exit {completed.returncode}); its log is "
+                           "in the stage directory's train.log.")
+
+
+# Stages -----------------------------------------------------------------------------------
+
+def build_corpus(out: str, config: DemoConfig) -> dict:
+    from mobilebert_tf.data import corpus, sentiment
+
+    plays = [doc for path in corpus.play_files()[:config.max_plays]
+             for doc in corpus.play_documents(path)]
+    reviews = sentiment.review_documents("train")[:config.max_review_movies]
+    documents = plays + reviews
+    heldout = documents[config.heldout_every - 1::config.heldout_every]
+    train = [d for i, d in enumerate(documents) if (i + 1) % config.heldout_every]
+    files = {}
+    for name, docs in (("train", train), ("heldout", heldout)):
+        files[name] = os.path.join(out, f"{name}.txt")
+        with open(files[name], "w", encoding="utf-8") as f:
+            f.write("\n\n".join("\n".join(doc) for doc in docs) + "\n")
+    words = sum(len(s.split()) for d in documents for s in d)
+    print(f"{len(plays)} scenes + {len(reviews)} movies' reviews = {len(documents)} documents, "
+          f"{words:,} words; {len(heldout)} documents held out.")
+    return {"files": files, "documents": len(documents), "words": words,
+            "heldout_documents": len(heldout)}
+
+
+def build_vocab(out: str, corpus_file: str, config: DemoConfig) -> dict:
+    from mobilebert_tf.data.vocab_builder import build_wordpiece_vocab
+
+    path = os.path.join(out, "vocab.txt")
+    vocab = build_wordpiece_vocab(corpus_file, path, config.vocab_size)
+    print(f"{len(vocab)} WordPiece tokens -> {path}")
+    return {"file": path, "size": len(vocab)}
+
+
+def build_records(out: str, corpus: dict, vocab_file: str, config: DemoConfig) -> dict:
+    from mobilebert_tf.data.create_pretraining_data import (PretrainingDataConfig,
+                                                            create_pretraining_records)
+
+    data = PretrainingDataConfig(seq_length=config.seq_length,
+                                 max_predictions_per_seq=config.max_predictions,
+                                 dupe_factor=config.dupe_factor)
+    result = {}
+    for name, dupe in (("train", config.dupe_factor), ("heldout", 1)):
+        written = create_pretraining_records(
+            corpus["files"][name], os.path.join(out, name), vocab_file,
+            dataclasses.replace(data, dupe_factor=dupe), overwrite=True)
+        result[name] = {"pattern": os.path.join(out, name, "*.tfrecord"),
+                        "examples": written["num_examples"]}
+        print(f"{name}: {written['num_examples']:,} sequences of {config.seq_length}")
+    return result
+
+
+def _train_flags(config: DemoConfig, records: dict, vocab_size: int, model_dir: str):
+    return ["--train_files", records["train"]["pattern"], "--seq_length",
+            str(config.seq_length), "--max_predictions", str(config.max_predictions),
+            "--batch_size", str(config.batch_size), "--overrides",
+            config.overrides(vocab_size), "--model_dir", model_dir, "--progress_bar",
+            "--log_every", "100", "--checkpoint_every", "250"]
+
+
+def mlm_accuracy(preset: str, overrides: dict, checkpoint: str, records: dict,
+                 config: DemoConfig) -> float:
+    """Held-out masked-LM accuracy of a pretrainer checkpoint."""
+    import tf_keras as keras
+
+    from mobilebert_tf.config import get_preset
+    from mobilebert_tf.encoder import build_encoder
+    from mobilebert_tf.models import MobileBertPretrainer
+    from mobilebert_tf.training.evaluation import mlm_accuracy as accuracy
+    from mobilebert_tf.training.loop import restore_model
+    from mobilebert_tf.training.records import pretraining_dataset
+
+    model = MobileBertPretrainer(build_encoder(get_preset(preset, **overrides)))
+    model(model.example_inputs())
+    restore_model(model, checkpoint)
+    dataset = pretraining_dataset(records["heldout"]["pattern"], config.seq_length,
+                                  config.max_predictions, 64, repeat=False)
+    value = accuracy(model, dataset)
+    del model
+    keras.backend.clear_session()
+    return value
+
+
+def train_teacher(out: str, records: dict, vocab_size: int, config: DemoConfig) -> dict:
+    run_command(["tpu.train", "--mode", "teacher", "--preset", TEACHER_PRESET,
+                 "--steps", str(config.teacher_steps),
+                 "--learning_rate", str(config.teacher_learning_rate),
+                 "--warmup_steps", str(config.teacher_warmup_steps),
+                 *_train_flags(config, records, vocab_size, out)])
+    return _pretrained("teacher", TEACHER_PRESET, out, records, vocab_size, config)
+
+
+def distill_student(out: str, records: dict, vocab_size: int, teacher: str,
+                    config: DemoConfig) -> dict:
+    run_command(["tpu.train", "--mode", "distill", "--preset", STUDENT_PRESET,
+                 "--teacher_preset", TEACHER_PRESET, "--teacher_checkpoint", teacher,
+                 "--distill_strategy", "pkt", "--transfer_steps", str(config.transfer_steps),
+                 "--pd_steps", str(config.pd_steps),
+                 "--learning_rate", str(config.distill_learning_rate),
+                 *_train_flags(config, records, vocab_size, out)])
+    return _pretrained("student", STUDENT_PRESET, out, records, vocab_size, config)
+
+
+def _pretrained(role: str, preset: str, checkpoint: str, records: dict, vocab_size: int,
+                config: DemoConfig) -> dict:
+    """The stage result of a trained pretrainer: checkpoint, held-out MLM accuracy, sizes."""
+    overrides = {"num_layers": config.num_layers, "vocab_size": vocab_size}
+    accuracy = mlm_accuracy(preset, overrides, checkpoint, records, config)
+    print(f"{role} held-out MLM accuracy {accuracy:.4f}")
+    return {"checkpoint": checkpoint, "mlm_accuracy": accuracy,
+            "params": _params(preset, overrides)}
+
+
+def _params(preset: str, overrides: dict) -> dict:
+    import tf_keras as keras
+
+    from mobilebert_tf.config import get_preset
+    from mobilebert_tf.encoder import build_encoder
+    from mobilebert_tf.models import MobileBertPretrainer
+    from mobilebert_tf.summary import parameter_counts
+
+    model = MobileBertPretrainer(build_encoder(get_preset(preset, **overrides)))
+    model(model.example_inputs())
+    counts = parameter_counts(model)
+    keras.backend.clear_session()
+    return counts
+
+
+def finetune(out: str, student: str, vocab: dict, config: DemoConfig) -> dict:
+    run_command(["tpu.train", "--mode", "finetune", "--task", "sentiment",
+                 "--preset", STUDENT_PRESET, "--overrides", config.overrides(vocab["size"]),
+                 "--init_checkpoint", student, "--vocab_file", vocab["file"],
+                 "--seq_length", str(config.seq_length), "--batch_size", str(config.batch_size),
+                 "--learning_rate", str(config.finetune_learning_rate),
+                 "--steps", str(config.finetune_steps),
+                 "--eval_every", str(config.finetune_eval_every),
+                 "--max_eval_examples", "400", "--balance_classes", "--model_dir", out,
+                 "--progress_bar", "--log_every", "100",
+                 "--checkpoint_every", str(config.finetune_steps)])
+    with open(os.path.join(out, "eval_results.json")) as f:
+        results = json.load(f)
+    print(f"best balanced-dev accuracy {results['best_score']:.4f} at step "
+          f"{results['best_step']}")
+    return {"model": os.path.join(out, "best", "model.keras"),
+            "best_dev_accuracy": results["best_score"], "best_step": results["best_step"]}
+
+
+def _sentiment_inputs(split: str, vocab_file: str, seq_length: int, limit: int | None = None):
+    """(inputs {key: [n, seq]}, labels) of the sentiment split, tokenized as in training."""
+    import numpy as np
+
+    from mobilebert_tf.data.sentiment import read_rotten_tomatoes
+    from mobilebert_tf.data.tokenizer import BertInputTokenizer
+    from mobilebert_tf.finetune.evaluation import tokenize_examples
+
+    examples = read_rotten_tomatoes(split)
+    if limit is not None:  # an even spread over the file, not its first movies
+        examples = examples[::max(len(examples) // limit, 1)][:limit]
+    inputs = tokenize_examples(examples, BertInputTokenizer(vocab_file, seq_length=seq_length),
+                               seq_length)
+    return inputs, np.array([e.label for e in examples])
+
+
+def _batches(inputs: dict, batch_size: int = 1) -> list[dict]:
+    n = len(next(iter(inputs.values())))
+    return [{k: v[i:i + batch_size] for k, v in inputs.items()}
+            for i in range(0, n - batch_size + 1, batch_size)]
+
+
+def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig) -> dict:
+    import tf_keras as keras
+
+    from mobilebert_tf.export import exporter
+
+    print(f"Converting (converter logs: {out}/convert.log) ...", flush=True)
+    model = keras.models.load_model(model_path)
+    calibration, _ = _sentiment_inputs("train", vocab_file, config.seq_length,
+                                       config.num_calibration)
+    fidelity, _ = _sentiment_inputs("validation", vocab_file, config.seq_length,
+                                    config.num_fidelity)
+    with native_logs_to(os.path.join(out, "convert.log")):
+        results = exporter.export(model, out, seq_length=config.seq_length,
+                                  calibration=_batches(calibration),
+                                  fidelity_examples=_batches(fidelity),
+                                  num_threads=NUM_THREADS.value)
+    keras.backend.clear_session()
+    return {"files": {p: r["path"] for p, r in results.items()},
+            "bytes": {p: r["bytes"] for p, r in results.items()}}
+
+
+def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
+                 config: DemoConfig) -> dict:
+    import numpy as np
+    import tf_keras as keras
+
+    from mobilebert_tf.export import tflite
+
+    inputs, labels = _sentiment_inputs("validation", vocab_file, config.seq_length)
+    model = keras.models.load_model(model_path)
+    logits = model.predict(inputs, batch_size=128, verbose=0)
+    accuracy = {"keras float32": float(np.mean(np.argmax(logits, -1) == labels))}
+    agreement = {}
+    for precision, path in tflite_files.items():
+        with open(path, "rb") as f:
+            outputs = tflite.run_tflite(f.read(), _batches(inputs), NUM_THREADS.value)
+        predicted = np.array([np.argmax(o["logits"][0]) for o in outputs])
+        accuracy[precision] = float(np.mean(predicted == labels))
+        agreement[precision] = float(np.mean(predicted == np.argmax(logits, -1)))
+    for name, value in accuracy.items():
+        print(f"{name:>14}: dev accuracy {value:.4f}"
+              + (f", agrees with Keras on {agreement[name]:.2%}" if name in agreement else ""))
+    keras.backend.clear_session()
+    return {"examples": int(len(labels)), "accuracy": accuracy, "agreement": agreement}
+
+
+def time_latency(out: str, tflite_files: dict, config: DemoConfig) -> dict:
+    from mobilebert_tf.export import benchmark
+    from mobilebert_tf.export.reference import reference_suite
+
+    models = {}
+    for precision, path in tflite_files.items():
+        with open(path, "rb") as f:
+            models[f"demo student {precision}"] = f.read()
+    if config.full_size_latency:
+        print("Converting full-size MobileBERT (ours) and BERT-base (tf-models-official), "
+              "random weights, sequence length 128 ...", flush=True)
+        with native_logs_to(os.path.join(out, "convert.log")):
+            full = reference_suite("mobilebert", ["float32", "dynamic_int8", "int8"], 128,
+                                   out, include=("ours", "tfmg bert_base"))
+        models.update({name.replace("ours", "MobileBERT").replace("tfmg bert_base",
+                                                                  "BERT-base"): content
+                       for name, content in full.items()})
+    latencies = benchmark.time_models(models, NUM_THREADS.value, rounds=config.latency_rounds)
+    baseline = "BERT-base float32" if config.full_size_latency else None
+    table = benchmark.format_table(latencies, baseline)
+    print(table)
+    plot = benchmark.plot(latencies, os.path.join(out, "latency.png"))
+    return {"num_threads": NUM_THREADS.value, "rounds": config.latency_rounds,
+            "latencies": [dataclasses.asdict(l) for l in latencies], "table": table,
+            "plot": plot}
+
+
+# Summary ----------------------------------------------------------------------------------
+
+def scalar_series(summary_dir: str, tag: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of one scalar in a TensorBoard event directory, by step (a resumed
+    run's later value wins)."""
+    import glob
+
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    points = {}
+    files = sorted(glob.glob(os.path.join(summary_dir, "events.out.tfevents.*")))
+    for record in tf.data.TFRecordDataset(files) if files else ():
+        event = event_pb2.Event.FromString(record.numpy())
+        for value in event.summary.value:
+            if value.tag == tag:
+                points[event.step] = float(tf.make_ndarray(value.tensor))
+    steps = sorted(points)
+    return steps, [points[s] for s in steps]
+
+
+def plot_losses(work: Pipeline, path: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    panels = (("teacher: MLM + NSP loss", "teacher", "loss/loss"),
+              ("student: PKT layer losses, then PD", "student", "loss/loss"),
+              ("sentiment fine-tuning loss", "finetune", "loss/loss"))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    for ax, (title, stage, tag) in zip(axes, panels):
+        steps, values = scalar_series(os.path.join(work.dir(stage), "summaries"), tag)
+        if values:
+            width = max(len(values) // 50, 1)  # moving average over ~2% of the run
+            smooth = np.convolve(values, np.ones(width) / width, mode="valid")
+            ax.plot(steps, values, color="#c0c0c0", linewidth=0.6)
+            ax.plot(steps[width - 1:], smooth, color="#4c72b0")
+        if stage == "student":
+            start = 0
+            for layer in range(work.config.num_layers):
+                start += work.config.transfer_steps
+                ax.axvline(start, color="#dd8452", linewidth=0.6, linestyle="--")
+            ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_summary(out: str, work: Pipeline) -> dict:
+    r = work.results
+    teacher, student = r["teacher"], r["student"]
+    accuracy, export, latency = r["accuracy"], r["export"], r["latency"]
+    lines = ["# MobileBERT demo: summary", "",
+             f"Corpus: {r['corpus']['documents']} documents, {r['corpus']['words']:,} words; "
+             f"vocab {r['vocab']['size']} WordPiece tokens; "
+             f"{r['records']['train']['examples']:,} train / "
+             f"{r['records']['heldout']['examples']:,} held-out sequences of "
+             f"{work.config.seq_length}.", "",
+             "| model | parameters (with MLM/NSP heads) | held-out MLM accuracy |",
+             "|---|---|---|",
+             f"| teacher ({TEACHER_PRESET}, {work.config.num_layers} layers) | "
+             f"{teacher['params']['total']:,} | {teacher['mlm_accuracy']:.4f} |",
+             f"| student ({STUDENT_PRESET}, PKT) | {student['params']['total']:,} | "
+             f"{student['mlm_accuracy']:.4f} |", "",
+             f"Sentiment (Rotten Tomatoes fresh/rotten), dev split of "
+             f"{accuracy['examples']} snippets; best balanced-dev accuracy while fine-tuning "
+             f"{r['finetune']['best_dev_accuracy']:.4f}.", "",
+             "| model | dev accuracy | agrees with Keras | file MB | size / float32 |",
+             "|---|---|---|---|---|"]
+    float_bytes = export["bytes"].get("float32")
+    for name, value in accuracy["accuracy"].items():
+        size = export["bytes"].get(name)
+        lines.append(f"| {name} | {value:.4f} | "
+                     + (f"{accuracy['agreement'][name]:.2%}" if name in accuracy["agreement"]
+                        else "-") + " | "
+                     + (f"{size / 2**20:.2f} | {size / float_bytes:.2f}x" if size else "- | -")
+                     + " |")
+    lines += ["", f"Latency: LiteRT interpreter, XNNPACK, {latency['num_threads']} threads, "
+              f"batch 1, {latency['rounds']} interleaved rounds (demo student at sequence "
+              f"length {work.config.seq_length}; full-size models at 128, random weights).",
+              "", "```", latency["table"], "```", "",
+              "Plots: `summary/losses.png`, `latency/latency.png`."]
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write(text)
+    print("\n" + text)
+    losses = plot_losses(work, os.path.join(out, "losses.png"))
+    return {"summary": os.path.join(out, "summary.md"), "losses_plot": losses}
+
+
+def pretraining_stages(work: Pipeline) -> tuple[dict, dict, dict]:
+    """Stages 1-4 (corpus, vocab, records, teacher), which `experiments/ablation.py` shares;
+    returns the vocab's, records' and teacher's results."""
+    config = work.config
+    corpus = work.run("corpus", lambda out: build_corpus(out, config))
+    vocab = work.run("vocab", lambda out: build_vocab(out, corpus["files"]["train"], config))
+    records = work.run("records", lambda out: build_records(out, corpus, vocab["file"], config))
+    teacher = work.run("teacher", lambda out: train_teacher(out, records, vocab["size"],
+                                                            config))
+    return vocab, records, teacher
+
+
+def run_demo(work_dir: str, config: DemoConfig) -> dict:
+    """All stages in order (skipping finished ones); returns every stage's result."""
+    work = Pipeline(work_dir, config, num_stages=10)
+    vocab, records, teacher = pretraining_stages(work)
+    student = work.run("student", lambda out: distill_student(
+        out, records, vocab["size"], teacher["checkpoint"], config))
+    tuned = work.run("finetune", lambda out: finetune(out, student["checkpoint"], vocab,
+                                                      config))
+    export = work.run("export", lambda out: export_model(out, tuned["model"], vocab["file"],
+                                                         config))
+    work.run("accuracy", lambda out: dev_accuracy(out, tuned["model"], export["files"],
+                                                  vocab["file"], config))
+    work.run("latency", lambda out: time_latency(out, export["files"], config))
+    print(f"\n[10/10] summary", flush=True)
+    os.makedirs(work.dir("summary"), exist_ok=True)  # always rewritten
+    work.results["summary"] = write_summary(work.dir("summary"), work)
+    _write_json(os.path.join(work_dir, "summary.json"), work.results)
+    return work.results
 
 
 def main(argv):
     del argv
-    print(f"Parameters of every preset (built tf_keras models) and encoder GFLOPs at "
-          f"seq_length={SEQ_LENGTH.value}. 'backbone' = embeddings + encoder; the paper's figures "
-          "use an unpublished convention, so both are shown.\n")
-    print(parameter_table(PRESET_NAMES.value, SEQ_LENGTH.value))
+    config = SMOKE_CONFIG if SMOKE.value else DemoConfig()
+    start = time.perf_counter()
+    run_demo(WORK_DIR.value, config)
+    print(f"Demo finished in {(time.perf_counter() - start) / 60:.1f} min; everything is in "
+          f"{WORK_DIR.value}/ (summary: {WORK_DIR.value}/summary/summary.md).")
 
 
 if __name__ == "__main__":

@@ -75,17 +75,23 @@ def tfmg_mobilebert_encoder(config, **kwargs):
         classifier_activation=config.use_pooler, **kwargs)
 
 
-def run_train_script(args, check: bool = True, timeout: int = 600):
-    """Run `python -m tpu.train args...` from the repository in a subprocess (CPU only);
-    returns the CompletedProcess, raising with its stderr tail if `check` and it failed."""
+def run_module(module: str, args, check: bool = True, timeout: int = 600):
+    """Run `python -m module args...` from the repository in a subprocess (CPU only);
+    returns the CompletedProcess, raising with its output's tail if `check` and it failed."""
     import os
     import subprocess
     import sys
 
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=repo, CUDA_VISIBLE_DEVICES="")
-    result = subprocess.run([sys.executable, "-m", "tpu.train", *args], cwd=repo, env=env,
+    result = subprocess.run([sys.executable, "-m", module, *args], cwd=repo, env=env,
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f"train.py failed ({result.returncode}):\n{result.stderr[-4000:]}")
+        raise AssertionError(f"{module} failed ({result.returncode}):\n"
+                             f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
     return result
+
+
+def run_train_script(args, check: bool = True, timeout: int = 600):
+    """`run_module("tpu.train", args)`."""
+    return run_module("tpu.train", args, check, timeout)

@@ -69,6 +69,10 @@ flags.DEFINE_integer("transfer_steps", 1000, "PKT: steps per layer; JKT: transfe
 flags.DEFINE_integer("pd_steps", 1000, "Pre-training distillation steps (AKT: all steps).")
 flags.DEFINE_float("lower_multiplier", 0.0, "PKT: learning-rate multiplier of the layers "
                    "below the current one (0 = frozen; GR uses 0.1).")
+flags.DEFINE_bool("feature_map_transfer", True, "Distill mode: feature-map transfer losses "
+                  "(turn off for the ablation).")
+flags.DEFINE_bool("attention_transfer", True, "Distill mode: attention transfer losses "
+                  "(turn off for the ablation).")
 flags.DEFINE_float("alpha", 0.5, "PD: weight of the hard MLM loss.")
 flags.DEFINE_float("temperature", 1.0, "PD: KD temperature.")
 flags.DEFINE_enum("optimizer", "lamb", ["lamb", "adamw"], "Optimizer.")
@@ -83,6 +87,8 @@ flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_bfloat16", "m
                   "Keras precision policy (mixed_bfloat16 on TPU).")
 flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
 flags.DEFINE_integer("log_every", 100, "Steps between log lines.")
+flags.DEFINE_bool("progress_bar", False, "Show a progress bar on stderr and write the log "
+                  "lines to <model_dir>/train.log instead (local model_dir only).")
 flags.DEFINE_integer("seed", 0, "Seed of initialization and data order.")
 flags.DEFINE_bool("deterministic", False, "Deterministic ops (reproducible on CPU).")
 flags.DEFINE_integer("debug_exit_after_steps", None, "Test aid: SIGKILL after this step.")
@@ -192,7 +198,8 @@ def finetune_config():
         max_eval_examples=FLAGS.max_eval_examples, balance_classes=FLAGS.balance_classes,
         doc_stride=FLAGS.doc_stride, max_query_length=FLAGS.max_query_length,
         null_score_diff_threshold=FLAGS.null_score_diff_threshold, seed=FLAGS.seed,
-        jit_compile=FLAGS.jit_compile, exit_after_steps=FLAGS.debug_exit_after_steps)
+        jit_compile=FLAGS.jit_compile, exit_after_steps=FLAGS.debug_exit_after_steps,
+        progress=FLAGS.progress_bar)
 
 
 def make_strategy(tf):
@@ -207,9 +214,18 @@ def make_strategy(tf):
     return tf.distribute.get_strategy()
 
 
+def log_to_file(model_dir: str) -> None:
+    """Send absl log lines to `model_dir/train.log`, leaving stderr to the progress bar."""
+    os.makedirs(model_dir, exist_ok=True)
+    stream = open(os.path.join(model_dir, "train.log"), "a", buffering=1, encoding="utf-8")
+    logging.get_absl_handler().python_handler.stream = stream
+
+
 def main(argv):
     del argv
     check_flags()
+    if FLAGS.progress_bar:
+        log_to_file(FLAGS.model_dir)
     overrides = parse_overrides(FLAGS.overrides)
     import tensorflow as tf
     import tf_keras as keras
@@ -290,7 +306,9 @@ def main(argv):
             trainer = Distiller(teacher, model, stages, alpha=FLAGS.alpha,
                                 temperature=FLAGS.temperature,
                                 layer_mapping=FLAGS.layer_mapping,
-                                jit_compile=FLAGS.jit_compile)
+                                jit_compile=FLAGS.jit_compile,
+                                feature_map_transfer=FLAGS.feature_map_transfer,
+                                attention_transfer=FLAGS.attention_transfer)
             # A resumed run restores the student over this copy.
             copy_pretraining_weights(teacher, model)
         optimizer = create_optimizer(FLAGS.optimizer, schedule_for_stages(stages),
@@ -307,7 +325,8 @@ def main(argv):
 
     logs = loop.train(trainer, dataset_fn, strategy, FLAGS.model_dir,
                       checkpoint_every=FLAGS.checkpoint_every, log_every=FLAGS.log_every,
-                      exit_after_steps=FLAGS.debug_exit_after_steps)
+                      exit_after_steps=FLAGS.debug_exit_after_steps,
+                      progress=FLAGS.progress_bar)
     logging.info("Done: %s", {k: round(v, 5) for k, v in logs.items()})
 
 

@@ -47,6 +47,37 @@ def _is_dev(movie: str) -> bool:
     return int(hashlib.sha256(movie.encode("utf-8")).hexdigest(), 16) % DEV_BUCKETS == 0
 
 
+def _labelled_rows(path: str | None) -> list[tuple[str, str, int]]:
+    """`(text, movie, label)` of every fresh/rotten snippet, each text once; texts whose copies
+    disagree on the label are dropped."""
+    path = path or default_data_file()
+    with open(path, "rb") as f:
+        raw = f.read()
+    if path.endswith(".bz2"):
+        raw = bz2.decompress(raw)
+    reader = csv.DictReader(io.StringIO(raw.decode("utf-8")))
+    missing = {"category", "text", "movie_name"} - set(reader.fieldnames or ())
+    if missing:
+        raise ValueError(f"{path} lacks the columns {sorted(missing)}.")
+    labels: dict[str, set[int]] = {}
+    rows = []
+    for row in reader:
+        if row["category"] not in LABELS:
+            continue
+        text = " ".join(row["text"].split())
+        if text not in labels:
+            rows.append((text, row["movie_name"]))
+        labels.setdefault(text, set()).add(LABELS.index(row["category"]))
+    return [(text, movie, next(iter(labels[text]))) for text, movie in rows
+            if len(labels[text]) == 1]
+
+
+def _in_split(split: str, movie: str) -> bool:
+    if split not in ("train", "validation", "all"):
+        raise ValueError(f"split must be 'train', 'validation' or 'all', got {split!r}.")
+    return split == "all" or (split == "validation") == _is_dev(movie)
+
+
 def read_rotten_tomatoes(split: str, path: str | None = None) -> list[TextExample]:
     """Labelled review snippets of one split.
 
@@ -64,31 +95,18 @@ def read_rotten_tomatoes(split: str, path: str | None = None) -> list[TextExampl
     Raises:
         ValueError: unknown split, or the file lacks the expected columns.
     """
-    if split not in ("train", "validation", "all"):
-        raise ValueError(f"split must be 'train', 'validation' or 'all', got {split!r}.")
-    path = path or default_data_file()
-    with open(path, "rb") as f:
-        raw = f.read()
-    if path.endswith(".bz2"):
-        raw = bz2.decompress(raw)
-    reader = csv.DictReader(io.StringIO(raw.decode("utf-8")))
-    missing = {"category", "text", "movie_name"} - set(reader.fieldnames or ())
-    if missing:
-        raise ValueError(f"{path} lacks the columns {sorted(missing)}.")
-    labels: dict[str, set[int]] = {}
-    rows = []
-    for row in reader:
-        if row["category"] not in LABELS:
-            continue
-        text = " ".join(row["text"].split())
-        label = LABELS.index(row["category"])
-        if text not in labels:
-            rows.append((text, row["movie_name"]))
-        labels.setdefault(text, set()).add(label)
-    out = []
-    for i, (text, movie) in enumerate(rows):
-        if len(labels[text]) != 1:
-            continue
-        if split == "all" or (split == "validation") == _is_dev(movie):
-            out.append(TextExample(f"{split}-{i}", text, None, next(iter(labels[text]))))
-    return out
+    _in_split(split, "")  # Checks the name before reading.
+    return [TextExample(f"{split}-{i}", text, None, label)
+            for i, (text, movie, label) in enumerate(_labelled_rows(path))
+            if _in_split(split, movie)]
+
+
+def review_documents(split: str = "train", path: str | None = None) -> list[list[str]]:
+    """The snippets of one split as unlabelled pretraining text: one document per movie, one
+    snippet per line, in file order (the demo pretrains on the train split's text only)."""
+    _in_split(split, "")
+    documents: dict[str, list[str]] = {}
+    for text, movie, _ in _labelled_rows(path):
+        if _in_split(split, movie):
+            documents.setdefault(movie, []).append(text)
+    return list(documents.values())

@@ -33,6 +33,8 @@ class Distiller(StagedTrainer):
         layer_mapping: Teacher layer for each student layer; identity by default, which
             needs equal layer counts.
         jit_compile: See `StagedTrainer`.
+        feature_map_transfer / attention_transfer: Keep that layer loss (ablations turn one
+            off; at least one must stay on when a stage transfers layers).
 
     Example:
     >>> distiller = Distiller(teacher, student, make_schedule("pkt", 2, 10, 20))
@@ -43,6 +45,7 @@ class Distiller(StagedTrainer):
     def __init__(self, teacher: MobileBertPretrainer, student: MobileBertPretrainer,
                  stages: list[Stage], alpha: float = 0.5, temperature: float = 1.0,
                  layer_mapping: Sequence[int] | None = None, jit_compile: bool = False,
+                 feature_map_transfer: bool = True, attention_transfer: bool = True,
                  **kwargs):
         super().__init__(student, stages, jit_compile=jit_compile, training=False, **kwargs)
         t_config, s_config = teacher.encoder.config, student.encoder.config
@@ -73,6 +76,12 @@ class Distiller(StagedTrainer):
             if bad:
                 raise ValueError(f"Stage {stage.name!r} transfers layers {bad}; the student "
                                  f"has {s_config.num_layers}.")
+        if not (feature_map_transfer or attention_transfer) and any(
+                stage.transfer_layers for stage in self.stages):
+            raise ValueError("Layer-transfer stages need feature-map or attention transfer; "
+                             "with both off, use a schedule without transfer stages.")
+        self.feature_map_transfer = bool(feature_map_transfer)
+        self.attention_transfer = bool(attention_transfer)
         self._self_setattr_tracking = False
         # We never modify the teacher, so it is not tracked: not in checkpoints or optimizer.
         self.teacher = teacher
@@ -94,18 +103,21 @@ class Distiller(StagedTrainer):
         terms = {}
         for layer in stage.transfer_layers:
             t_layer = self.layer_mapping[layer]
-            mse, mean, var, _ = losses.feature_map_terms(
-                teacher_out["encoder_outputs"][t_layer + 1],
-                student_out["encoder_outputs"][layer + 1], mask)
-            fmt = (losses.FMT_MSE_WEIGHT * mse + losses.FMT_MEAN_WEIGHT * mean
-                   + losses.FMT_VAR_WEIGHT * var)
-            terms[f"fmt_layer_{layer}"] = (fmt, "tokens")
-            at_sum, _ = losses.attention_transfer_terms(
-                teacher_out["attention_logits"][t_layer],
-                student_out["attention_logits"][layer], mask)
-            # Attention transfer averages over heads too: divide by heads here, tokens later.
-            heads = float(self.student.encoder.config.num_heads)
-            terms[f"at_layer_{layer}"] = (at_sum / heads, "tokens")
+            if self.feature_map_transfer:
+                mse, mean, var, _ = losses.feature_map_terms(
+                    teacher_out["encoder_outputs"][t_layer + 1],
+                    student_out["encoder_outputs"][layer + 1], mask)
+                fmt = (losses.FMT_MSE_WEIGHT * mse + losses.FMT_MEAN_WEIGHT * mean
+                       + losses.FMT_VAR_WEIGHT * var)
+                terms[f"fmt_layer_{layer}"] = (fmt, "tokens")
+            if self.attention_transfer:
+                at_sum, _ = losses.attention_transfer_terms(
+                    teacher_out["attention_logits"][t_layer],
+                    student_out["attention_logits"][layer], mask)
+                # Attention transfer averages over heads too: divide by heads here, tokens
+                # later.
+                heads = float(self.student.encoder.config.num_heads)
+                terms[f"at_layer_{layer}"] = (at_sum / heads, "tokens")
         if stage.distill_pretraining:
             mlm_sum, _ = losses.distillation_mlm_terms(
                 student_out["mlm_logits"], teacher_out["mlm_logits"], data["masked_lm_ids"],

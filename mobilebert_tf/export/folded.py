@@ -257,7 +257,8 @@ class FoldedModel(tf.Module):
         x = self._norm(x, emb.get("layer_norm"))
         if emb["scale"] is not None:
             x = x * self._weights[emb["scale"]]
-        mask_adder = (1.0 - float_mask[:, None, None, :]) * MASK_LOGIT
+        mask_adder = tf.multiply(tf.subtract(1.0, float_mask[:, None, None, :],
+                                             name="mask_bias"), MASK_LOGIT, name="mask_bias")
         for step in self._recipe["blocks"]:
             x = self._block(x, step, mask_adder, batch, seq)
         if self._recipe["final_scale"] is not None:

@@ -118,8 +118,8 @@ def convert(saved_model_dir: str, precision: str,
 
 
 def _convert_int8(converter: tf.lite.TFLiteConverter) -> bytes:
-    """Full-integer conversion with `FLOAT_OPS_IN_INT8`, and the logit scale and mask ADD
-    before each softmax, left in float. Those two are found by name in a first, fully
+    """Full-integer conversion with `FLOAT_OPS_IN_INT8`, the additive mask, and the logit
+    scale and mask ADD before each softmax, left in float. Those two are found by name in a first, fully
     quantized conversion (the converter's node names follow our layer names)."""
     from ai_edge_litert.interpreter import Interpreter
 
@@ -127,7 +127,7 @@ def _convert_int8(converter: tf.lite.TFLiteConverter) -> bytes:
     denylisted_nodes = []
     for op in interpreter._get_ops_details():
         name = interpreter._get_tensor_details(op["outputs"][0], 0)["name"]
-        if op["op_name"] in ("ADD", "MUL") and _ATTENTION_LOGIT_OP.search(name):
+        if op["op_name"] in ("ADD", "SUB", "MUL") and _ATTENTION_LOGIT_OP.search(name):
             denylisted_nodes.append(name)
     options = tf.lite.experimental.QuantizationDebugOptions(
         denylisted_ops=list(FLOAT_OPS_IN_INT8), denylisted_nodes=denylisted_nodes)
@@ -136,8 +136,10 @@ def _convert_int8(converter: tf.lite.TFLiteConverter) -> bytes:
     return debugger.get_nondebug_quantized_model()
 
 
-# The logit scale and mask ops, named so in `MultiHeadSelfAttention.call` and `FoldedModel`.
-_ATTENTION_LOGIT_OP = re.compile(r"(scaled|masked)_logits(_\d+)?$")
+# The logit scale and mask ops, named so in `MultiHeadSelfAttention.call` and `FoldedModel`,
+# and the additive mask itself (`mask_bias`): quantized, its output range [-1e4, 0] gets the
+# scale of the MUL after it, so `1 - mask` rounds to 0 and padding is attended to.
+_ATTENTION_LOGIT_OP = re.compile(r"((scaled|masked)_logits|mask_bias)(_\d+)?$")
 
 
 def run_tflite(model_content: bytes, examples: Iterable[dict], num_threads: int = 2,

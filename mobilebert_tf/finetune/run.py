@@ -62,6 +62,7 @@ class FinetuneConfig:
         seed: initialization, data order and subsets.
         jit_compile: XLA for forward and backward.
         exit_after_steps: test aid (SIGKILL after that step).
+        progress: show a progress bar over the training steps.
     """
 
     task: str
@@ -99,6 +100,7 @@ class FinetuneConfig:
     seed: int = 0
     jit_compile: bool = False
     exit_after_steps: int | None = None
+    progress: bool = False
 
 
 @dataclasses.dataclass
@@ -345,7 +347,8 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
     logs = loop.train(trainer, lambda skip: data.train_dataset(
         tokenizer, seq_length, batch_size, config.seed, skip), strategy, config.model_dir,
         checkpoint_every=config.checkpoint_every, log_every=config.log_every,
-        exit_after_steps=config.exit_after_steps, after_step=after_step)
+        exit_after_steps=config.exit_after_steps, after_step=after_step,
+        progress=config.progress)
     logging.info("Training done: %s", {k: round(v, 5) for k, v in logs.items()})
     if not tracker.history:  # resumed a finished run that never evaluated
         tracker.record(steps, evaluate()[0])

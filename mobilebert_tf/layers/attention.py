@@ -19,7 +19,9 @@ class AttentionMask(keras.layers.Layer):
 
     def call(self, input_mask):
         mask = tf.cast(input_mask, self.compute_dtype)[:, None, None, :]
-        return (1.0 - mask) * MASK_LOGIT
+        # Named for the int8 export, which keeps these ops float (see export/tflite.py).
+        return tf.multiply(tf.subtract(1.0, mask, name="mask_bias"), MASK_LOGIT,
+                           name="mask_bias")
 
 
 @keras.saving.register_keras_serializable(package="mobilebert_tf")

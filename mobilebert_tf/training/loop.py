@@ -14,6 +14,7 @@ import time
 from typing import Callable
 
 import tensorflow as tf
+import tqdm
 from absl import logging
 
 from mobilebert_tf.distillation.schedule import stage_at, total_steps
@@ -41,7 +42,7 @@ def train(trainer: StagedTrainer, dataset_fn: Callable[[int], tf.data.Dataset],
           strategy: tf.distribute.Strategy, model_dir: str, checkpoint_every: int = 1000,
           log_every: int = 100, max_to_keep: int = 3,
           exit_after_steps: int | None = None,
-          after_step: Callable[[int], None] | None = None) -> dict:
+          after_step: Callable[[int], None] | None = None, progress: bool = False) -> dict:
     """Train `trainer` (compiled, built in `strategy.scope()`) through all its stages.
 
     Args:
@@ -52,6 +53,7 @@ def train(trainer: StagedTrainer, dataset_fn: Callable[[int], tf.data.Dataset],
         exit_after_steps: Test aid: SIGKILL this process after that many steps.
         after_step: Called with the step number after every step, once that step's logs,
             summaries and checkpoint are written (fine-tuning evaluates here).
+        progress: Show a progress bar (tqdm, on stderr) over all stages' steps.
 
     Returns:
         The last step's logs as floats, plus `"step"`.
@@ -77,6 +79,8 @@ def train(trainer: StagedTrainer, dataset_fn: Callable[[int], tf.data.Dataset],
     iterator = iter(strategy.experimental_distribute_dataset(dataset_fn(start)))
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "summaries"))
     logs, t0, steps_timed = {}, time.time(), 0
+    bar = tqdm.tqdm(total=last_step, initial=start, unit="step", disable=not progress,
+                    dynamic_ncols=True)
     stage_index, local = stage_at(stages, start)
     while int(step) < last_step:
         stage = stages[stage_index]
@@ -102,6 +106,9 @@ def train(trainer: StagedTrainer, dataset_fn: Callable[[int], tf.data.Dataset],
                     f"{manager.latest_checkpoint}.")
             step.assign(current)
             steps_timed += 1
+            bar.update()
+            if current % 10 == 0 or current == last_step:
+                bar.set_postfix_str(f"{stage.name} loss {logs['loss']:.3f}", refresh=False)
             with writer.as_default(step=current):
                 for name, value in logs.items():
                     tf.summary.scalar(name if name == "learning_rate" else f"loss/{name}",
@@ -120,6 +127,7 @@ def train(trainer: StagedTrainer, dataset_fn: Callable[[int], tf.data.Dataset],
                 writer.flush()
                 os.kill(os.getpid(), signal.SIGKILL)
         stage_index, local = stage_index + 1, 0
+    bar.close()
     writer.flush()
     return {**logs, "step": int(step)}
 

@@ -114,6 +114,25 @@ def test_akt_is_one_stage_with_every_loss(pair, batch):
         "embeddings", "layer_0", "layer_1", "mlm_head", "nsp_head"}
 
 
+@pytest.mark.parametrize("kept", ["fmt", "at"])
+def test_ablations_drop_one_transfer_loss(pair, batch, kept):
+    teacher, student = pair
+    distiller = _distiller(teacher, student, make_schedule("pkt", 2, 1, 1),
+                           feature_map_transfer=kept == "fmt", attention_transfer=kept == "at")
+    logs, _ = _run_stage(distiller, 1, batch)
+    assert {k for k in logs if k.endswith("_layer_1")} == {f"{kept}_layer_1"}
+
+
+def test_no_transfer_loss_left_for_a_transfer_stage_is_rejected(pair):
+    teacher, student = pair
+    with pytest.raises(ValueError, match="need feature-map or attention transfer"):
+        Distiller(teacher, student, make_schedule("pkt", 2, 1, 1),
+                  feature_map_transfer=False, attention_transfer=False)
+    # Without transfer stages (PD only) both may be off.
+    Distiller(teacher, student, make_schedule("jkt", 2, 1, 1)[1:],
+              feature_map_transfer=False, attention_transfer=False)
+
+
 def test_logged_terms_equal_the_pure_losses(pair, batch):
     teacher, student = pair
     distiller = _distiller(teacher, student, make_schedule("akt", 2, 0, 2), alpha=0.5)

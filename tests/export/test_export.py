@@ -113,6 +113,27 @@ def test_tflite_outputs_do_not_depend_on_padding(tmp_path):
     assert relative_error(a, b) <= 1e-5
 
 
+@pytest.mark.slow
+def test_int8_attention_ignores_padding(tmp_path):
+    """Full int8 keeps the additive mask float: quantized, `1 - mask` rounds to 0 and every
+    padded key is attended to. Padding that differs only in its type ids must then leave the
+    real tokens' outputs untouched."""
+    encoder = _encoder()
+    randomize_norms(encoder)
+    saved = tflite.save_saved_model(encoder, str(tmp_path / "sm"), 1, SEQ)
+    content = tflite.convert(saved, "int8", lambda: _examples(20))
+    interpreter = Interpreter(model_content=content)
+    mask_ops = [op for op in interpreter._get_ops_details()
+                if "mask_bias" in interpreter._get_tensor_details(op["outputs"][0], 0)["name"]]
+    assert mask_ops and all(interpreter._get_tensor_details(op["outputs"][0], 0)["dtype"]
+                            == np.float32 for op in mask_ops)
+    short = {k: v.numpy() for k, v in encoder_inputs(1, 6, 500, seed=5).items()}
+    padded = {k: np.pad(v, [[0, 0], [0, SEQ - 6]]) for k, v in short.items()}
+    other = dict(padded, input_type_ids=padded["input_type_ids"] + (1 - padded["input_mask"]))
+    a, b = (out["sequence_output"][:, :6] for out in tflite.run_tflite(content, [padded, other]))
+    np.testing.assert_array_equal(a, b)
+
+
 def test_examples_from_records(tmp_path):
     path = str(tmp_path / "r.tfrecord")
     with tf.io.TFRecordWriter(path) as writer:

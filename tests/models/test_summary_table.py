@@ -1,4 +1,4 @@
-from mobilebert_tf.demo import parameter_table
+from mobilebert_tf.summary import parameter_table
 
 
 def test_parameter_table_reports_built_counts():

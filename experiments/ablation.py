@@ -1,0 +1,361 @@
+"""Distillation ablation (paper section 4.6) on the demo's data, teacher and compute budget.
+
+    python -m experiments.ablation [--work_dir=runs/demo] [--seeds=0,1,2] \
+        [--variants=pkt,jkt,akt,none,pkt_no_at,pkt_no_fmt,pkt_no_pd] [--smoke] \
+        [--finetune_steps=N] [--output_dir=experiments/results]
+
+Runs from the repository root, like the demo. First the demo's stages 1-4 (corpus, vocab,
+records, teacher) on the same `--work_dir`: done ones are reused, so the ablation sees the
+demo's data and teacher. Then, per seed and variant, under
+`<work_dir>/ablation/<variant>/seed_<s>/`:
+
+  student    `tpu/train.py` for B = num_layers * transfer_steps + pd_steps optimizer steps
+             (every variant the same B), then held-out MLM accuracy
+  finetune   `tpu/train.py --mode finetune --task sentiment` for a fixed budget; dev accuracy
+             of the final model (no best-of-N on dev) on the whole dev split
+
+Each has its `done.json` and is skipped when rerun. Writes `results.json`, `results.md` (table,
+the paper's three claims tested on the means, the command) and `ablation.png` to
+`--output_dir`. `--smoke` uses the demo's smoke sizes (CI): it checks the script, not the
+paper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shlex
+import statistics
+import sys
+import time
+
+from absl import app, flags
+
+from mobilebert_tf import demo
+from mobilebert_tf.demo import STUDENT_PRESET, TEACHER_PRESET, DemoConfig
+
+# --work_dir and --smoke are the demo's own flags (defined by importing it).
+SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds of every variant (initialization "
+                          "and data order of pre-training and fine-tuning).")
+VARIANT_NAMES = flags.DEFINE_list("variants", None, "Variants to run (default: all).")
+FINETUNE_STEPS = flags.DEFINE_integer("finetune_steps", None, "Sentiment fine-tuning steps of "
+                                      "every student (default: the demo config's).")
+TRANSFER_STEPS = flags.DEFINE_integer("transfer_steps", None, "PKT steps per layer, which with "
+                                      "--pd_steps sets the budget (default: the demo's).")
+PD_STEPS = flags.DEFINE_integer("pd_steps", None, "PD steps (default: the demo's).")
+OUTPUT_DIR = flags.DEFINE_string("output_dir", "experiments/results", "Where results.json, "
+                                 "results.md and ablation.png go.")
+
+VARIANTS = {
+    "pkt": "progressive knowledge transfer, then PD (the paper's recipe)",
+    "jkt": "joint knowledge transfer of all layers, then PD",
+    "akt": "auxiliary knowledge transfer: layer losses and PD in one loss",
+    "none": "no teacher: MLM + NSP from random weights",
+    "pkt_no_at": "PKT without attention transfer",
+    "pkt_no_fmt": "PKT without feature-map transfer",
+    "pkt_no_pd": "PKT without PD (its steps go to the layers)",
+}
+DISTILLED = tuple(v for v in VARIANTS if v != "none")
+METRICS = {"mlm_accuracy": "held-out MLM accuracy", "dev_accuracy": "sentiment dev accuracy"}
+# (claim, pairs (a, b) that must hold as mean(a) `relation` mean(b), relation).
+CLAIMS = (
+    ("PKT >= JKT >= AKT", (("pkt", "jkt"), ("jkt", "akt")), ">="),
+    ("feature-map transfer contributes most: PKT loses more without FMT than without AT or PD",
+     (("pkt_no_at", "pkt_no_fmt"), ("pkt_no_pd", "pkt_no_fmt")), ">"),
+    ("every distilled student beats the undistilled one",
+     tuple((v, "none") for v in DISTILLED), ">"),
+)
+
+
+def budget(config: DemoConfig) -> int:
+    """Optimizer steps of every student: those of the demo's PKT + PD schedule."""
+    return config.num_layers * config.transfer_steps + config.pd_steps
+
+
+def variant_flags(variant: str, config: DemoConfig) -> dict:
+    """`tpu/train.py` flags that make `variant`, beyond data, sizes, seed and paths."""
+    check_variants([variant])
+    layers, steps = config.num_layers, budget(config)
+    learning_rate = {"learning_rate": config.distill_learning_rate}
+    if variant == "none":
+        return {"mode": "teacher", "preset": STUDENT_PRESET, "steps": steps, **learning_rate}
+    pkt = {"distill_strategy": "pkt", "transfer_steps": config.transfer_steps,
+           "pd_steps": config.pd_steps}
+    schedule = {
+        "pkt": pkt,
+        "jkt": {**pkt, "distill_strategy": "jkt",
+                "transfer_steps": layers * config.transfer_steps},
+        "akt": {"distill_strategy": "akt", "transfer_steps": 0, "pd_steps": steps},
+        "pkt_no_at": {**pkt, "attention_transfer": False},
+        "pkt_no_fmt": {**pkt, "feature_map_transfer": False},
+        "pkt_no_pd": {**pkt, "transfer_steps": steps // layers, "pd_steps": 0},
+    }[variant]
+    return {"mode": "distill", "preset": STUDENT_PRESET, "teacher_preset": TEACHER_PRESET,
+            **schedule, **learning_rate}
+
+
+def variant_steps(variant: str, config: DemoConfig) -> int:
+    """Optimizer steps `tpu/train.py` takes with `variant_flags`, by train.py's own schedule."""
+    from mobilebert_tf.distillation.schedule import make_schedule, total_steps
+
+    values = variant_flags(variant, config)
+    if values["mode"] == "teacher":
+        return values["steps"]
+    return total_steps(make_schedule(values["distill_strategy"], config.num_layers,
+                                     values["transfer_steps"], values["pd_steps"]))
+
+
+def check_variants(variants: list[str]) -> None:
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"Unknown variant(s) {unknown}; expected some of {list(VARIANTS)}.")
+    if len(set(variants)) != len(variants) or not variants:
+        raise ValueError(f"Variants must be distinct and at least one, got {variants}.")
+
+
+def parse_seeds(values: list[str]) -> list[int]:
+    try:
+        seeds = [int(v) for v in values]
+    except ValueError:
+        raise ValueError(f"--seeds must be integers, got {values}.") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds needs at least one seed and no repeats, got {values}.")
+    return seeds
+
+
+def command_line(flag_values: dict) -> list[str]:
+    """{"pd_steps": 0, "attention_transfer": False} -> --pd_steps 0 --noattention_transfer."""
+    args = []
+    for name, value in flag_values.items():
+        if isinstance(value, bool):
+            args.append(f"--{name}" if value else f"--no{name}")
+        else:
+            args += [f"--{name}", str(value)]
+    return args
+
+
+# Stages of one (variant, seed) run ---------------------------------------------------------
+
+def train_student(out: str, variant: str, seed: int, records: dict, vocab_size: int,
+                  teacher: str, config: DemoConfig) -> dict:
+    values = variant_flags(variant, config)
+    if values["mode"] == "distill":
+        values["teacher_checkpoint"] = teacher
+    demo.run_command(["tpu.train", *command_line(values), "--seed", str(seed),
+                      *demo._train_flags(config, records, vocab_size, out)])
+    overrides = {"num_layers": config.num_layers, "vocab_size": vocab_size}
+    accuracy = demo.mlm_accuracy(STUDENT_PRESET, overrides, out, records, config)
+    print(f"{variant}, seed {seed}: held-out MLM accuracy {accuracy:.4f}")
+    return {"checkpoint": out, "mlm_accuracy": accuracy}
+
+
+def finetune_student(out: str, student: str, vocab: dict, seed: int,
+                     config: DemoConfig) -> dict:
+    # Unlike the demo's stage: one evaluation, of the final model, on the whole dev split.
+    steps = str(config.finetune_steps)
+    demo.run_command(["tpu.train", "--mode", "finetune", "--task", "sentiment",
+                      "--preset", STUDENT_PRESET, "--overrides", config.overrides(vocab["size"]),
+                      "--init_checkpoint", student, "--vocab_file", vocab["file"],
+                      "--seq_length", str(config.seq_length),
+                      "--batch_size", str(config.batch_size),
+                      "--learning_rate", str(config.finetune_learning_rate), "--steps", steps,
+                      "--eval_every", steps, "--checkpoint_every", steps, "--seed", str(seed),
+                      "--model_dir", out, "--progress_bar", "--log_every", "100"])
+    with open(os.path.join(out, "eval_results.json")) as f:
+        results = json.load(f)
+    if results["best_step"] != config.finetune_steps:
+        raise RuntimeError(f"{out}: expected one evaluation at step {steps}, found the best at "
+                           f"{results['best_step']}.")
+    accuracy = results["best_metrics"]["accuracy"]
+    print(f"dev accuracy {accuracy:.4f}")
+    return {"dev_accuracy": accuracy}
+
+
+def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
+                 variants: list[str], seeds: list[int],
+                 finetune_steps: int) -> tuple[dict, list[dict]]:
+    """The demo's stages 1-4 (with `demo_config`), then every (seed, variant) run with
+    `config` (the demo's, or with another step budget), skipping finished ones; returns the
+    teacher's result and one row per run."""
+    check_variants(variants)
+    for variant in variants:
+        if variant_steps(variant, config) != budget(config):
+            raise ValueError(f"{variant} would train {variant_steps(variant, config)} steps, "
+                             f"not the budget {budget(config)} (num_layers must divide it).")
+    work = demo.Pipeline(work_dir, demo_config, num_stages=4)
+    vocab, records, teacher = demo.pretraining_stages(work)
+    run_config = dataclasses.replace(config, finetune_steps=finetune_steps)
+    rows = []
+    for seed in seeds:  # seed-major: an interrupted ablation still covers every variant
+        for variant in variants:
+            print(f"\n== {variant}, seed {seed} ({len(rows) + 1}/{len(seeds) * len(variants)}):"
+                  f" {VARIANTS[variant]}", flush=True)
+            run = demo.Pipeline(os.path.join(work_dir, "ablation", variant, f"seed_{seed}"),
+                                run_config, num_stages=2)
+            student = run.run("student", lambda out: train_student(
+                out, variant, seed, records, vocab["size"], teacher["checkpoint"], config))
+            tuned = run.run("finetune", lambda out: finetune_student(
+                out, student["checkpoint"], vocab, seed, run_config))
+            rows.append({"variant": variant, "seed": seed,
+                         "mlm_accuracy": student["mlm_accuracy"],
+                         "dev_accuracy": tuned["dev_accuracy"],
+                         "seconds": round(student["seconds"] + tuned["seconds"], 1)})
+    return teacher, rows
+
+
+# Results -----------------------------------------------------------------------------------
+
+def majority_class_accuracy() -> float:
+    """Dev accuracy of always answering the commoner sentiment, to read the dev column against."""
+    from mobilebert_tf.data.sentiment import read_rotten_tomatoes
+
+    labels = [e.label for e in read_rotten_tomatoes("validation")]
+    return max(labels.count(label) for label in set(labels)) / len(labels)
+
+
+def summarize(rows: list[dict]) -> dict:
+    """{variant: {metric: {"mean", "std" (n-1; None for one seed), "values"}}}, in run order."""
+    summary = {}
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        summary[variant] = {}
+        for metric in METRICS:
+            values = [r[metric] for r in rows if r["variant"] == variant]
+            summary[variant][metric] = {
+                "mean": statistics.mean(values),
+                "std": statistics.stdev(values) if len(values) > 1 else None,
+                "values": values}
+    return summary
+
+
+def evaluate_claims(summary: dict) -> list[dict]:
+    """Each claim on each metric: "holds" / "does not hold" from the means of the pairs whose
+    variants ran ("not evaluated" if none did), with the numbers; a gap smaller than either
+    side's seed std is flagged."""
+    verdicts = []
+    for claim, pairs, relation in CLAIMS:
+        ran = [(a, b) for a, b in pairs if a in summary and b in summary]
+        missing = sorted({v for pair in pairs for v in pair} - set(summary))
+        for metric in METRICS:
+            parts, holds = [], True
+            for a, b in ran:
+                sa, sb = summary[a][metric], summary[b][metric]
+                gap = sa["mean"] - sb["mean"]
+                holds &= gap >= 0 if relation == ">=" else gap > 0
+                noise = max(s["std"] or 0.0 for s in (sa, sb))
+                parts.append(f"{a} {sa['mean']:.4f} vs {b} {sb['mean']:.4f} (gap {gap:+.4f}"
+                             + (", within one seed std" if abs(gap) < noise else "") + ")")
+            verdict = ("holds" if holds else "does not hold") if ran else "not evaluated"
+            detail = "; ".join(parts + ([f"not run: {', '.join(missing)}"] if missing else []))
+            verdicts.append({"claim": claim, "metric": metric, "verdict": verdict,
+                             "detail": detail})
+    return verdicts
+
+
+def _mean_std(stats: dict) -> str:
+    std = "n/a" if stats["std"] is None else f"{stats['std']:.4f}"
+    return f"{stats['mean']:.4f} ± {std}"
+
+
+def results_markdown(results: dict) -> str:
+    config, summary = results["config"], results["summary"]
+    seeds = ", ".join(str(s) for s in results["seeds"])
+    lines = ["# Distillation ablation on the demo's data", "",
+             f"Every student: `{STUDENT_PRESET}` with {config['num_layers']} layers, "
+             f"{results['budget_steps']} optimizer steps (batch {config['batch_size']}, "
+             f"sequence {config['seq_length']}, LR {config['distill_learning_rate']}); the "
+             f"distilled ones from the demo's teacher (`{TEACHER_PRESET}`, held-out MLM "
+             f"accuracy {results['teacher_mlm_accuracy']:.4f}). Then {results['finetune_steps']}"
+             f" steps of sentiment fine-tuning (LR {config['finetune_learning_rate']}); dev "
+             "accuracy of the final model on the whole dev split (always answering the "
+             f"commoner class scores {results['majority_class_accuracy']:.4f}). Mean ± std "
+             f"(n-1) over seeds {seeds}.", "",
+             "| variant | what | held-out MLM acc | dev acc | MLM acc per seed | "
+             "dev acc per seed |", "|---|---|---|---|---|---|"]
+    for variant, stats in summary.items():
+        per_seed = [", ".join(f"{v:.4f}" for v in stats[m]["values"]) for m in METRICS]
+        lines.append(f"| {variant} | {VARIANTS[variant]} | {_mean_std(stats['mlm_accuracy'])}"
+                     f" | {_mean_std(stats['dev_accuracy'])} | {per_seed[0]} | {per_seed[1]} |")
+    lines += ["", "## The paper's claims, on the means", ""]
+    for v in results["claims"]:
+        lines.append(f"- {v['claim']} — {METRICS[v['metric']]}: **{v['verdict']}**"
+                     + (f". {v['detail']}" if v["detail"] else ""))
+    lines += ["", "Plot: `ablation.png`. Produced by:", "", "    " + results["command"], ""]
+    return "\n".join(lines)
+
+
+def plot_results(summary: dict, references: dict, path: str) -> str:
+    """`references`: {metric: (label, value)} drawn as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = list(summary)
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(variants)), 3.8))
+    for ax, (metric, label) in zip(axes, METRICS.items()):
+        for x, variant in enumerate(variants):
+            stats = summary[variant][metric]
+            values = stats["values"]
+            offsets = [(i - (len(values) - 1) / 2) * 0.08 for i in range(len(values))]
+            ax.scatter([x + 0.2 + o for o in offsets], values, s=12, color="#8c8c8c", zorder=2)
+            ax.errorbar(x, stats["mean"], yerr=stats["std"] or 0.0, fmt="o", capsize=4,
+                        color="#4c72b0", zorder=3)
+        name, value = references[metric]
+        ax.axhline(value, color="#dd8452", linestyle="--", linewidth=0.8, label=name)
+        ax.legend(loc="lower right")
+        ax.set_xticks(range(len(variants)), variants, rotation=30)
+        ax.set_xlim(-0.5, len(variants) - 0.5)
+        ax.set_title(label)
+    fig.suptitle("mean ± std over seeds (blue), each seed (grey)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_results(output_dir: str, results: dict) -> None:
+    os.makedirs(output_dir, exist_ok=True)
+    demo._write_json(os.path.join(output_dir, "results.json"), results)
+    text = results_markdown(results)
+    with open(os.path.join(output_dir, "results.md"), "w") as f:
+        f.write(text)
+    references = {"mlm_accuracy": ("teacher", results["teacher_mlm_accuracy"]),
+                  "dev_accuracy": ("majority class", results["majority_class_accuracy"])}
+    plot_results(results["summary"], references, os.path.join(output_dir, "ablation.png"))
+    print("\n" + text)
+
+
+def main(argv):
+    del argv
+    demo_config = demo.SMOKE_CONFIG if demo.SMOKE.value else DemoConfig()
+    config = dataclasses.replace(
+        demo_config, transfer_steps=TRANSFER_STEPS.value or demo_config.transfer_steps,
+        pd_steps=PD_STEPS.value or demo_config.pd_steps)
+    variants = VARIANT_NAMES.value or list(VARIANTS)
+    finetune_steps = FINETUNE_STEPS.value or config.finetune_steps
+    try:
+        check_variants(variants)
+        seeds = parse_seeds(SEEDS.value)
+        if finetune_steps <= 0:
+            raise ValueError(f"--finetune_steps must be positive, got {finetune_steps}.")
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
+    start = time.perf_counter()
+    teacher, rows = run_ablation(demo.WORK_DIR.value, demo_config, config, variants, seeds,
+                                 finetune_steps)
+    summary = summarize(rows)
+    results = {"command": " ".join(["python -m experiments.ablation",
+                                    *map(shlex.quote, sys.argv[1:])]),
+               "config": dataclasses.asdict(config), "budget_steps": budget(config),
+               "finetune_steps": finetune_steps, "seeds": seeds, "variants": variants,
+               "teacher_mlm_accuracy": teacher["mlm_accuracy"],
+               "majority_class_accuracy": majority_class_accuracy(), "runs": rows,
+               "summary": summary, "claims": evaluate_claims(summary)}
+    write_results(OUTPUT_DIR.value, results)
+    print(f"Ablation finished in {(time.perf_counter() - start) / 60:.1f} min; results in "
+          f"{OUTPUT_DIR.value}/ (results.md, results.json, ablation.png).")
+
+
+if __name__ == "__main__":
+    app.run(main)

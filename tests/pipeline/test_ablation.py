@@ -1,0 +1,83 @@
+"""experiments/ablation.py: one compute budget for every variant, the claims read off the
+means, and a smoke run end to end (subprocess) that a rerun skips."""
+
+import glob
+import json
+import math
+import os
+
+import pytest
+
+from experiments import ablation
+from mobilebert_tf.demo import SMOKE_CONFIG, DemoConfig
+from mobilebert_tf.testing import run_module
+
+
+@pytest.mark.parametrize("config", [DemoConfig(), SMOKE_CONFIG], ids=["demo", "smoke"])
+@pytest.mark.parametrize("variant", list(ablation.VARIANTS))
+def test_every_variant_trains_the_budget(variant, config):
+    assert ablation.variant_steps(variant, config) == ablation.budget(config)
+
+
+def test_variant_flags():
+    config = DemoConfig()
+    no_at = ablation.variant_flags("pkt_no_at", config)
+    assert no_at["attention_transfer"] is False and "feature_map_transfer" not in no_at
+    assert ablation.variant_flags("pkt_no_pd", config)["pd_steps"] == 0
+    none = ablation.variant_flags("none", config)
+    assert none["mode"] == "teacher" and "teacher_preset" not in none
+    assert ablation.command_line({"pd_steps": 0, "attention_transfer": False}) == [
+        "--pd_steps", "0", "--noattention_transfer"]
+
+
+def test_bad_variants_and_seeds_are_rejected():
+    with pytest.raises(ValueError, match=r"Unknown variant\(s\) \['pkd'\]"):
+        ablation.check_variants(["pkt", "pkd"])
+    with pytest.raises(ValueError, match="at least one"):
+        ablation.parse_seeds([])
+    with pytest.raises(ValueError, match="integers"):
+        ablation.parse_seeds(["0", "x"])
+
+
+def test_claims_are_read_off_the_means():
+    means = {"pkt": 0.5, "jkt": 0.4, "akt": 0.45, "none": 0.3, "pkt_no_fmt": 0.35,
+             "pkt_no_at": 0.48}
+    rows = [{"variant": v, "seed": s, "mlm_accuracy": m + d, "dev_accuracy": m + d}
+            for v, m in means.items() for s, d in enumerate((-0.01, 0.01))]
+    claims = ablation.evaluate_claims(ablation.summarize(rows))
+    verdicts = {(c["claim"][:8], c["metric"]): c["verdict"] for c in claims}
+    assert verdicts[("PKT >= J", "dev_accuracy")] == "does not hold"  # jkt < akt
+    assert verdicts[("feature-", "dev_accuracy")] == "holds"  # pkt_no_pd not run
+    assert verdicts[("every di", "mlm_accuracy")] == "holds"
+    detail = next(c["detail"] for c in claims if c["claim"].startswith("feature-"))
+    assert "not run: pkt_no_pd" in detail and "gap +0.1300" in detail
+
+
+@pytest.mark.slow
+def test_smoke_ablation_writes_results_and_reruns_skip(smoke_demo, tmp_path):
+    work_dir, output_dir = smoke_demo[0], tmp_path / "out"  # reuses the demo's teacher
+
+    def run():
+        return run_module("experiments.ablation", [
+            "--smoke", "--seeds", "0", "--variants", "pkt,none", "--work_dir", str(work_dir),
+            "--output_dir", str(output_dir)])
+
+    run()
+    with open(output_dir / "results.json") as f:
+        results = json.load(f)
+    assert [(r["variant"], r["seed"]) for r in results["runs"]] == [("pkt", 0), ("none", 0)]
+    for r in results["runs"]:
+        for metric in ("mlm_accuracy", "dev_accuracy"):
+            assert math.isfinite(r[metric]) and 0.0 <= r[metric] <= 1.0
+    assert 0.5 <= results["majority_class_accuracy"] < 1.0
+    assert results["command"].startswith("python -m experiments.ablation --smoke")
+    table = (output_dir / "results.md").read_text()
+    assert "| pkt |" in table and "| none |" in table and results["command"] in table
+    assert (output_dir / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    done = sorted(glob.glob(str(work_dir / "ablation" / "*" / "seed_0" / "*" / "done.json")))
+    assert len(done) == 4  # student and finetune of both variants
+    mtimes = [os.path.getmtime(p) for p in done]
+    rerun = run()
+    assert rerun.stdout.count("done before, skipped.") == 4 + 4  # demo stages 1-4, then runs
+    assert [os.path.getmtime(p) for p in done] == mtimes
