@@ -119,8 +119,8 @@ def convert(saved_model_dir: str, precision: str,
 
 def _convert_int8(converter: tf.lite.TFLiteConverter) -> bytes:
     """Full-integer conversion with `FLOAT_OPS_IN_INT8`, the additive mask, and the logit
-    scale and mask ADD before each softmax, left in float. Those two are found by name in a first, fully
-    quantized conversion (the converter's node names follow our layer names)."""
+    scale and mask ADD before each softmax, left in float. The last three are found by name in
+    a first, fully quantized conversion (the converter's node names follow our layer names)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_content=converter.convert())
