@@ -35,17 +35,23 @@ from absl import app, flags
 from mobilebert_tf import demo
 from mobilebert_tf.demo import STUDENT_PRESET, TEACHER_PRESET, DemoConfig
 
-# --work_dir and --smoke are the demo's own flags (defined by importing it).
-SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds of every variant (initialization "
-                          "and data order of pre-training and fine-tuning).")
-VARIANT_NAMES = flags.DEFINE_list("variants", None, "Variants to run (default: all).")
-FINETUNE_STEPS = flags.DEFINE_integer("finetune_steps", None, "Sentiment fine-tuning steps of "
-                                      "every student (default: the demo config's).")
-TRANSFER_STEPS = flags.DEFINE_integer("transfer_steps", None, "PKT steps per layer, which with "
-                                      "--pd_steps sets the budget (default: the demo's).")
-PD_STEPS = flags.DEFINE_integer("pd_steps", None, "PD steps (default: the demo's).")
-OUTPUT_DIR = flags.DEFINE_string("output_dir", "experiments/results", "Where results.json, "
-                                 "results.md and ablation.png go.")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The demo's flags (--work_dir, --smoke, ...) and the ablation's."""
+    demo.define_flags()
+    flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds of every variant (initialization and "
+                      "data order of pre-training and fine-tuning).")
+    flags.DEFINE_list("variants", None, "Variants to run (default: all).")
+    flags.DEFINE_integer("finetune_steps", None, "Sentiment fine-tuning steps of every "
+                         "student (default: the demo config's).")
+    flags.DEFINE_integer("transfer_steps", None, "PKT steps per layer, which with --pd_steps "
+                         "sets the budget (default: the demo's).")
+    flags.DEFINE_integer("pd_steps", None, "PD steps (default: the demo's).")
+    flags.DEFINE_string("output_dir", "experiments/results", "Where results.json, results.md "
+                        "and ablation.png go.")
+
 
 VARIANTS = {
     "pkt": "progressive knowledge transfer, then PD (the paper's recipe)",
@@ -328,21 +334,21 @@ def write_results(output_dir: str, results: dict) -> None:
 
 def main(argv):
     del argv
-    demo_config = demo.SMOKE_CONFIG if demo.SMOKE.value else DemoConfig()
+    demo_config = demo.SMOKE_CONFIG if FLAGS.smoke else DemoConfig()
     config = dataclasses.replace(
-        demo_config, transfer_steps=TRANSFER_STEPS.value or demo_config.transfer_steps,
-        pd_steps=PD_STEPS.value or demo_config.pd_steps)
-    variants = VARIANT_NAMES.value or list(VARIANTS)
-    finetune_steps = FINETUNE_STEPS.value or config.finetune_steps
+        demo_config, transfer_steps=FLAGS.transfer_steps or demo_config.transfer_steps,
+        pd_steps=FLAGS.pd_steps or demo_config.pd_steps)
+    variants = FLAGS.variants or list(VARIANTS)
+    finetune_steps = FLAGS.finetune_steps or config.finetune_steps
     try:
         check_variants(variants)
-        seeds = parse_seeds(SEEDS.value)
+        seeds = parse_seeds(FLAGS.seeds)
         if finetune_steps <= 0:
             raise ValueError(f"--finetune_steps must be positive, got {finetune_steps}.")
     except ValueError as e:
         raise app.UsageError(str(e)) from None
     start = time.perf_counter()
-    teacher, rows = run_ablation(demo.WORK_DIR.value, demo_config, config, variants, seeds,
+    teacher, rows = run_ablation(FLAGS.work_dir, demo_config, config, variants, seeds,
                                  finetune_steps)
     summary = summarize(rows)
     results = {"command": " ".join(["python -m experiments.ablation",
@@ -352,10 +358,11 @@ def main(argv):
                "teacher_mlm_accuracy": teacher["mlm_accuracy"],
                "majority_class_accuracy": majority_class_accuracy(), "runs": rows,
                "summary": summary, "claims": evaluate_claims(summary)}
-    write_results(OUTPUT_DIR.value, results)
+    write_results(FLAGS.output_dir, results)
     print(f"Ablation finished in {(time.perf_counter() - start) / 60:.1f} min; results in "
-          f"{OUTPUT_DIR.value}/ (results.md, results.json, ablation.png).")
+          f"{FLAGS.output_dir}/ (results.md, results.json, ablation.png).")
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -35,10 +35,16 @@ from typing import Callable
 
 from absl import app, flags
 
-WORK_DIR = flags.DEFINE_string("work_dir", "runs/demo", "Where every stage writes.")
-SMOKE = flags.DEFINE_bool("smoke", False, "Tiny sizes and a few steps (CI): checks the "
-                          "pipeline, not the numbers.")
-NUM_THREADS = flags.DEFINE_integer("num_threads", 2, "TFLite interpreter threads.")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The demo's flags (defined on use, so importing this module defines none)."""
+    flags.DEFINE_string("work_dir", "runs/demo", "Where every stage writes.")
+    flags.DEFINE_bool("smoke", False, "Tiny sizes and a few steps (CI): checks the "
+                      "pipeline, not the numbers.")
+    flags.DEFINE_integer("num_threads", 2, "TFLite interpreter threads.")
+
 
 TEACHER_PRESET, STUDENT_PRESET = "ib_bert_mini", "mobilebert_mini"
 
@@ -339,7 +345,7 @@ def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig)
         results = exporter.export(model, out, seq_length=config.seq_length,
                                   calibration=_batches(calibration),
                                   fidelity_examples=_batches(fidelity),
-                                  num_threads=NUM_THREADS.value)
+                                  num_threads=FLAGS.num_threads)
     keras.backend.clear_session()
     return {"files": {p: r["path"] for p, r in results.items()},
             "bytes": {p: r["bytes"] for p, r in results.items()}}
@@ -359,7 +365,7 @@ def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
     agreement = {}
     for precision, path in tflite_files.items():
         with open(path, "rb") as f:
-            outputs = tflite.run_tflite(f.read(), _batches(inputs), NUM_THREADS.value)
+            outputs = tflite.run_tflite(f.read(), _batches(inputs), FLAGS.num_threads)
         predicted = np.array([np.argmax(o["logits"][0]) for o in outputs])
         accuracy[precision] = float(np.mean(predicted == labels))
         agreement[precision] = float(np.mean(predicted == np.argmax(logits, -1)))
@@ -387,12 +393,12 @@ def time_latency(out: str, tflite_files: dict, config: DemoConfig) -> dict:
         models.update({name.replace("ours", "MobileBERT").replace("tfmg bert_base",
                                                                   "BERT-base"): content
                        for name, content in full.items()})
-    latencies = benchmark.time_models(models, NUM_THREADS.value, rounds=config.latency_rounds)
+    latencies = benchmark.time_models(models, FLAGS.num_threads, rounds=config.latency_rounds)
     baseline = "BERT-base float32" if config.full_size_latency else None
     table = benchmark.format_table(latencies, baseline)
     print(table)
     plot = benchmark.plot(latencies, os.path.join(out, "latency.png"))
-    return {"num_threads": NUM_THREADS.value, "rounds": config.latency_rounds,
+    return {"num_threads": FLAGS.num_threads, "rounds": config.latency_rounds,
             "latencies": [dataclasses.asdict(l) for l in latencies], "table": table,
             "plot": plot}
 
@@ -526,12 +532,13 @@ def run_demo(work_dir: str, config: DemoConfig) -> dict:
 
 def main(argv):
     del argv
-    config = SMOKE_CONFIG if SMOKE.value else DemoConfig()
+    config = SMOKE_CONFIG if FLAGS.smoke else DemoConfig()
     start = time.perf_counter()
-    run_demo(WORK_DIR.value, config)
+    run_demo(FLAGS.work_dir, config)
     print(f"Demo finished in {(time.perf_counter() - start) / 60:.1f} min; everything is in "
-          f"{WORK_DIR.value}/ (summary: {WORK_DIR.value}/summary/summary.md).")
+          f"{FLAGS.work_dir}/ (summary: {FLAGS.work_dir}/summary/summary.md).")
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
