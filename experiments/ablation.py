@@ -150,8 +150,8 @@ def train_student(out: str, variant: str, seed: int, records: dict, vocab_size: 
         values["teacher_checkpoint"] = teacher
     demo.run_command(["tpu.train", *command_line(values), "--seed", str(seed),
                       *demo._train_flags(config, records, vocab_size, out)])
-    overrides = {"num_layers": config.num_layers, "vocab_size": vocab_size}
-    accuracy = demo.mlm_accuracy(STUDENT_PRESET, overrides, out, records, config)
+    accuracy = demo.evaluate_pretrainer(STUDENT_PRESET, config.model_overrides(vocab_size),
+                                        out, records, config)["mlm_accuracy"]
     print(f"{variant}, seed {seed}: held-out MLM accuracy {accuracy:.4f}")
     return {"checkpoint": out, "mlm_accuracy": accuracy}
 
@@ -160,14 +160,8 @@ def finetune_student(out: str, student: str, vocab: dict, seed: int,
                      config: DemoConfig) -> dict:
     # Unlike the demo's stage: one evaluation, of the final model, on the whole dev split.
     steps = str(config.finetune_steps)
-    demo.run_command(["tpu.train", "--mode", "finetune", "--task", "sentiment",
-                      "--preset", STUDENT_PRESET, "--overrides", config.overrides(vocab["size"]),
-                      "--init_checkpoint", student, "--vocab_file", vocab["file"],
-                      "--seq_length", str(config.seq_length),
-                      "--batch_size", str(config.batch_size),
-                      "--learning_rate", str(config.finetune_learning_rate), "--steps", steps,
-                      "--eval_every", steps, "--checkpoint_every", steps, "--seed", str(seed),
-                      "--model_dir", out, "--progress_bar", "--log_every", "100"])
+    demo.run_command([*demo.finetune_command(out, student, vocab, config),
+                      "--eval_every", steps, "--seed", str(seed)])
     with open(os.path.join(out, "eval_results.json")) as f:
         results = json.load(f)
     if results["best_step"] != config.finetune_steps:

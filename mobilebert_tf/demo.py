@@ -76,8 +76,12 @@ class DemoConfig:
     full_size_latency: bool = True        # also time full-size MobileBERT and BERT-base
     latency_rounds: int = 20
 
+    def model_overrides(self, vocab_size: int) -> dict:
+        return {"num_layers": self.num_layers, "vocab_size": vocab_size}
+
     def overrides(self, vocab_size: int) -> str:
-        return f"num_layers={self.num_layers},vocab_size={vocab_size}"
+        """`model_overrides` as `tpu/train.py --overrides`."""
+        return ",".join(f"{k}={v}" for k, v in self.model_overrides(vocab_size).items())
 
 
 SMOKE_CONFIG = DemoConfig(max_plays=2, max_review_movies=40, heldout_every=5, vocab_size=800,
@@ -221,15 +225,16 @@ def _train_flags(config: DemoConfig, records: dict, vocab_size: int, model_dir: 
             "--log_every", "100", "--checkpoint_every", "250"]
 
 
-def mlm_accuracy(preset: str, overrides: dict, checkpoint: str, records: dict,
-                 config: DemoConfig) -> float:
-    """Held-out masked-LM accuracy of a pretrainer checkpoint."""
+def evaluate_pretrainer(preset: str, overrides: dict, checkpoint: str, records: dict,
+                        config: DemoConfig) -> dict:
+    """`mlm_accuracy` (held-out) and `params` (grouped counts) of a pretrainer checkpoint."""
     import tf_keras as keras
 
     from mobilebert_tf.config import get_preset
     from mobilebert_tf.encoder import build_encoder
     from mobilebert_tf.models import MobileBertPretrainer
-    from mobilebert_tf.training.evaluation import mlm_accuracy as accuracy
+    from mobilebert_tf.summary import parameter_counts
+    from mobilebert_tf.training.evaluation import mlm_accuracy
     from mobilebert_tf.training.loop import restore_model
     from mobilebert_tf.training.records import pretraining_dataset
 
@@ -238,10 +243,10 @@ def mlm_accuracy(preset: str, overrides: dict, checkpoint: str, records: dict,
     restore_model(model, checkpoint)
     dataset = pretraining_dataset(records["heldout"]["pattern"], config.seq_length,
                                   config.max_predictions, 64, repeat=False)
-    value = accuracy(model, dataset)
+    result = {"mlm_accuracy": mlm_accuracy(model, dataset), "params": parameter_counts(model)}
     del model
     keras.backend.clear_session()
-    return value
+    return result
 
 
 def train_teacher(out: str, records: dict, vocab_size: int, config: DemoConfig) -> dict:
@@ -267,39 +272,29 @@ def distill_student(out: str, records: dict, vocab_size: int, teacher: str,
 def _pretrained(role: str, preset: str, checkpoint: str, records: dict, vocab_size: int,
                 config: DemoConfig) -> dict:
     """The stage result of a trained pretrainer: checkpoint, held-out MLM accuracy, sizes."""
-    overrides = {"num_layers": config.num_layers, "vocab_size": vocab_size}
-    accuracy = mlm_accuracy(preset, overrides, checkpoint, records, config)
-    print(f"{role} held-out MLM accuracy {accuracy:.4f}")
-    return {"checkpoint": checkpoint, "mlm_accuracy": accuracy,
-            "params": _params(preset, overrides)}
+    result = evaluate_pretrainer(preset, config.model_overrides(vocab_size), checkpoint,
+                                 records, config)
+    print(f"{role} held-out MLM accuracy {result['mlm_accuracy']:.4f}")
+    return {"checkpoint": checkpoint, **result}
 
 
-def _params(preset: str, overrides: dict) -> dict:
-    import tf_keras as keras
-
-    from mobilebert_tf.config import get_preset
-    from mobilebert_tf.encoder import build_encoder
-    from mobilebert_tf.models import MobileBertPretrainer
-    from mobilebert_tf.summary import parameter_counts
-
-    model = MobileBertPretrainer(build_encoder(get_preset(preset, **overrides)))
-    model(model.example_inputs())
-    counts = parameter_counts(model)
-    keras.backend.clear_session()
-    return counts
+def finetune_command(out: str, student: str, vocab: dict, config: DemoConfig) -> list[str]:
+    """`tpu.train --mode finetune` of the student on sentiment, for `config.finetune_steps`
+    (checkpointed once, at the end); callers add the evaluation flags."""
+    steps = str(config.finetune_steps)
+    return ["tpu.train", "--mode", "finetune", "--task", "sentiment",
+            "--preset", STUDENT_PRESET, "--overrides", config.overrides(vocab["size"]),
+            "--init_checkpoint", student, "--vocab_file", vocab["file"],
+            "--seq_length", str(config.seq_length), "--batch_size", str(config.batch_size),
+            "--learning_rate", str(config.finetune_learning_rate), "--steps", steps,
+            "--checkpoint_every", steps, "--model_dir", out, "--progress_bar",
+            "--log_every", "100"]
 
 
 def finetune(out: str, student: str, vocab: dict, config: DemoConfig) -> dict:
-    run_command(["tpu.train", "--mode", "finetune", "--task", "sentiment",
-                 "--preset", STUDENT_PRESET, "--overrides", config.overrides(vocab["size"]),
-                 "--init_checkpoint", student, "--vocab_file", vocab["file"],
-                 "--seq_length", str(config.seq_length), "--batch_size", str(config.batch_size),
-                 "--learning_rate", str(config.finetune_learning_rate),
-                 "--steps", str(config.finetune_steps),
+    run_command([*finetune_command(out, student, vocab, config),
                  "--eval_every", str(config.finetune_eval_every),
-                 "--max_eval_examples", "400", "--balance_classes", "--model_dir", out,
-                 "--progress_bar", "--log_every", "100",
-                 "--checkpoint_every", str(config.finetune_steps)])
+                 "--max_eval_examples", "400", "--balance_classes"])
     with open(os.path.join(out, "eval_results.json")) as f:
         results = json.load(f)
     print(f"best balanced-dev accuracy {results['best_score']:.4f} at step "

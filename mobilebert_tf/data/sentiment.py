@@ -72,9 +72,12 @@ def _labelled_rows(path: str | None) -> list[tuple[str, str, int]]:
             if len(labels[text]) == 1]
 
 
-def _in_split(split: str, movie: str) -> bool:
+def _check_split(split: str) -> None:
     if split not in ("train", "validation", "all"):
         raise ValueError(f"split must be 'train', 'validation' or 'all', got {split!r}.")
+
+
+def _in_split(split: str, movie: str) -> bool:
     return split == "all" or (split == "validation") == _is_dev(movie)
 
 
@@ -95,7 +98,7 @@ def read_rotten_tomatoes(split: str, path: str | None = None) -> list[TextExampl
     Raises:
         ValueError: unknown split, or the file lacks the expected columns.
     """
-    _in_split(split, "")  # Checks the name before reading.
+    _check_split(split)
     return [TextExample(f"{split}-{i}", text, None, label)
             for i, (text, movie, label) in enumerate(_labelled_rows(path))
             if _in_split(split, movie)]
@@ -104,7 +107,7 @@ def read_rotten_tomatoes(split: str, path: str | None = None) -> list[TextExampl
 def review_documents(split: str = "train", path: str | None = None) -> list[list[str]]:
     """The snippets of one split as unlabelled pretraining text: one document per movie, one
     snippet per line, in file order (the demo pretrains on the train split's text only)."""
-    _in_split(split, "")
+    _check_split(split)
     documents: dict[str, list[str]] = {}
     for text, movie, _ in _labelled_rows(path):
         if _in_split(split, movie):
