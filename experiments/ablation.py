@@ -2,7 +2,7 @@
 
     python -m experiments.ablation [--work_dir=runs/demo] [--seeds=0,1,2] \
         [--variants=pkt,jkt,akt,none,pkt_no_at,pkt_no_fmt,pkt_no_pd] [--smoke] \
-        [--finetune_steps=N] [--output_dir=experiments/results]
+        [--finetune_steps=N] [--finetune_learning_rate=LR] [--output_dir=experiments/results]
 
 Runs from the repository root, like the demo. First the demo's stages 1-4 (corpus, vocab,
 records, teacher) on the same `--work_dir`: done ones are reused, so the ablation sees the
@@ -46,6 +46,8 @@ def define_flags() -> None:
     flags.DEFINE_list("variants", None, "Variants to run (default: all).")
     flags.DEFINE_integer("finetune_steps", None, "Sentiment fine-tuning steps of every "
                          "student (default: the demo config's).")
+    flags.DEFINE_float("finetune_learning_rate", None, "Sentiment fine-tuning learning rate "
+                       "of every student (default: the demo config's).")
     flags.DEFINE_integer("transfer_steps", None, "PKT steps per layer, which with --pd_steps "
                          "sets the budget (default: the demo's).")
     flags.DEFINE_integer("pd_steps", None, "PD steps (default: the demo's).")
@@ -173,11 +175,10 @@ def finetune_student(out: str, student: str, vocab: dict, seed: int,
 
 
 def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
-                 variants: list[str], seeds: list[int],
-                 finetune_steps: int) -> tuple[dict, list[dict]]:
+                 variants: list[str], seeds: list[int]) -> tuple[dict, list[dict]]:
     """The demo's stages 1-4 (with `demo_config`), then every (seed, variant) run with
-    `config` (the demo's, or with another step budget), skipping finished ones; returns the
-    teacher's result and one row per run."""
+    `config` (the demo's, or with another step budget and fine-tuning), skipping finished
+    ones; returns the teacher's result and one row per run."""
     check_variants(variants)
     for variant in variants:
         if variant_steps(variant, config) != budget(config):
@@ -185,18 +186,17 @@ def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
                              f"not the budget {budget(config)} (num_layers must divide it).")
     work = demo.Pipeline(work_dir, demo_config, num_stages=4)
     vocab, records, teacher = demo.pretraining_stages(work)
-    run_config = dataclasses.replace(config, finetune_steps=finetune_steps)
     rows = []
     for seed in seeds:  # seed-major: an interrupted ablation still covers every variant
         for variant in variants:
             print(f"\n== {variant}, seed {seed} ({len(rows) + 1}/{len(seeds) * len(variants)}):"
                   f" {VARIANTS[variant]}", flush=True)
             run = demo.Pipeline(os.path.join(work_dir, "ablation", variant, f"seed_{seed}"),
-                                run_config, num_stages=2)
+                                config, num_stages=2)
             student = run.run("student", lambda out: train_student(
                 out, variant, seed, records, vocab["size"], teacher["checkpoint"], config))
             tuned = run.run("finetune", lambda out: finetune_student(
-                out, student["checkpoint"], vocab, seed, run_config))
+                out, student["checkpoint"], vocab, seed, config))
             rows.append({"variant": variant, "seed": seed,
                          "mlm_accuracy": student["mlm_accuracy"],
                          "dev_accuracy": tuned["dev_accuracy"],
@@ -265,7 +265,7 @@ def results_markdown(results: dict) -> str:
              f"{results['budget_steps']} optimizer steps (batch {config['batch_size']}, "
              f"sequence {config['seq_length']}, LR {config['distill_learning_rate']}); the "
              f"distilled ones from the demo's teacher (`{TEACHER_PRESET}`, held-out MLM "
-             f"accuracy {results['teacher_mlm_accuracy']:.4f}). Then {results['finetune_steps']}"
+             f"accuracy {results['teacher_mlm_accuracy']:.4f}). Then {config['finetune_steps']}"
              f" steps of sentiment fine-tuning (LR {config['finetune_learning_rate']}); dev "
              "accuracy of the final model on the whole dev split (always answering the "
              f"commoner class scores {results['majority_class_accuracy']:.4f}). Mean ± std "
@@ -331,24 +331,26 @@ def main(argv):
     demo_config = demo.SMOKE_CONFIG if FLAGS.smoke else DemoConfig()
     config = dataclasses.replace(
         demo_config, transfer_steps=FLAGS.transfer_steps or demo_config.transfer_steps,
-        pd_steps=FLAGS.pd_steps or demo_config.pd_steps)
+        pd_steps=FLAGS.pd_steps or demo_config.pd_steps,
+        finetune_steps=FLAGS.finetune_steps or demo_config.finetune_steps,
+        finetune_learning_rate=(FLAGS.finetune_learning_rate
+                                or demo_config.finetune_learning_rate))
     variants = FLAGS.variants or list(VARIANTS)
-    finetune_steps = FLAGS.finetune_steps or config.finetune_steps
     try:
         check_variants(variants)
         seeds = parse_seeds(FLAGS.seeds)
-        if finetune_steps <= 0:
-            raise ValueError(f"--finetune_steps must be positive, got {finetune_steps}.")
+        for name in ("finetune_steps", "finetune_learning_rate"):
+            if getattr(config, name) <= 0:
+                raise ValueError(f"--{name} must be positive, got {getattr(config, name)}.")
     except ValueError as e:
         raise app.UsageError(str(e)) from None
     start = time.perf_counter()
-    teacher, rows = run_ablation(FLAGS.work_dir, demo_config, config, variants, seeds,
-                                 finetune_steps)
+    teacher, rows = run_ablation(FLAGS.work_dir, demo_config, config, variants, seeds)
     summary = summarize(rows)
     results = {"command": " ".join(["python -m experiments.ablation",
                                     *map(shlex.quote, sys.argv[1:])]),
                "config": dataclasses.asdict(config), "budget_steps": budget(config),
-               "finetune_steps": finetune_steps, "seeds": seeds, "variants": variants,
+               "seeds": seeds, "variants": variants,
                "teacher_mlm_accuracy": teacher["mlm_accuracy"],
                "majority_class_accuracy": majority_class_accuracy(), "runs": rows,
                "summary": summary, "claims": evaluate_claims(summary)}

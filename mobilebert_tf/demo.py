@@ -69,7 +69,7 @@ class DemoConfig:
     pd_steps: int = 500
     distill_learning_rate: float = 2e-3
     finetune_steps: int = 1000
-    finetune_learning_rate: float = 2e-4
+    finetune_learning_rate: float = 1e-3  # 2e-4 left 440-step students at the majority class
     finetune_eval_every: int = 250
     num_calibration: int = 100            # full-int8 calibration examples (GR: 100)
     num_fidelity: int = 16
@@ -92,25 +92,44 @@ SMOKE_CONFIG = DemoConfig(max_plays=2, max_review_movies=40, heldout_every=5, vo
                           full_size_latency=False, latency_rounds=2)
 
 
+STAGES = ("corpus", "vocab", "records", "teacher", "student", "finetune", "export", "accuracy",
+          "latency")  # then the summary, rewritten on every run
+# The first stage that reads each `DemoConfig` field. A finished stage is reused while the
+# fields of its own and of earlier stages are unchanged.
+FIELD_STAGES = {
+    "max_plays": "corpus", "max_review_movies": "corpus", "heldout_every": "corpus",
+    "vocab_size": "vocab",
+    "seq_length": "records", "max_predictions": "records", "dupe_factor": "records",
+    "num_layers": "teacher", "batch_size": "teacher", "teacher_steps": "teacher",
+    "teacher_learning_rate": "teacher", "teacher_warmup_steps": "teacher",
+    "transfer_steps": "student", "pd_steps": "student", "distill_learning_rate": "student",
+    "finetune_steps": "finetune", "finetune_learning_rate": "finetune",
+    "finetune_eval_every": "finetune",
+    "num_calibration": "export", "num_fidelity": "export",
+    "full_size_latency": "latency", "latency_rounds": "latency",
+}
+
+
 class Pipeline:
     """Runs named stages in order; a stage whose `done.json` exists is skipped and its
-    recorded result reused, so an interrupted demo picks up where it stopped."""
+    recorded result reused, so an interrupted demo picks up where it stopped. Each
+    `done.json` records the settings it was made with: a finished stage whose settings (its
+    own fields and earlier stages', `FIELD_STAGES`) differ from `config` is refused, never
+    overwritten."""
 
     def __init__(self, work_dir: str, config: DemoConfig, num_stages: int):
         self.work_dir, self.config, self.num_stages = work_dir, config, num_stages
         self.results: dict[str, dict] = {}
         os.makedirs(work_dir, exist_ok=True)
-        path = os.path.join(work_dir, "config.json")
-        wanted = dataclasses.asdict(config)
-        if os.path.exists(path):
-            with open(path) as f:
-                found = json.load(f)
-            if found != wanted:
-                changed = sorted(k for k in wanted if found.get(k) != wanted[k])
-                raise ValueError(f"{work_dir} holds a demo run with other settings ({changed}); "
-                                 "pass another --work_dir or delete that one.")
-        else:
-            _write_json(path, wanted)
+
+    def _check_settings(self, stage: str, settings: dict | None) -> None:
+        last = STAGES.index(stage) if stage in STAGES else len(STAGES)
+        fields = [k for k, s in FIELD_STAGES.items() if STAGES.index(s) <= last]
+        changed = sorted(k for k in fields if settings is None
+                         or settings.get(k) != getattr(self.config, k))
+        if changed:
+            raise ValueError(f"{self.dir(stage)} was made with other settings ({changed}); "
+                             "delete it and the stages after it, or pass another --work_dir.")
 
     def dir(self, stage: str) -> str:
         return os.path.join(self.work_dir, stage)
@@ -121,7 +140,9 @@ class Pipeline:
         done = os.path.join(stage_dir, "done.json")
         if os.path.exists(done):
             with open(done) as f:
-                self.results[stage] = json.load(f)
+                result = json.load(f)
+            self._check_settings(stage, result.pop("settings", None))
+            self.results[stage] = result
             print(f"[{index}/{self.num_stages}] {stage}: done before, skipped.", flush=True)
             return self.results[stage]
         print(f"\n[{index}/{self.num_stages}] {stage}", flush=True)
@@ -129,7 +150,7 @@ class Pipeline:
         start = time.perf_counter()
         result = fn(stage_dir)
         result["seconds"] = round(time.perf_counter() - start, 1)
-        _write_json(done, result)
+        _write_json(done, {**result, "settings": dataclasses.asdict(self.config)})
         self.results[stage] = result
         print(f"[{index}/{self.num_stages}] {stage}: {result['seconds']:.0f} s", flush=True)
         return result
@@ -303,7 +324,7 @@ def finetune(out: str, student: str, vocab: dict, config: DemoConfig) -> dict:
             "best_dev_accuracy": results["best_score"], "best_step": results["best_step"]}
 
 
-def _sentiment_inputs(split: str, vocab_file: str, seq_length: int, limit: int | None = None):
+def _sentiment_inputs(split: str, vocab_file: str, seq_length: int):
     """(inputs {key: [n, seq]}, labels) of the sentiment split, tokenized as in training."""
     import numpy as np
 
@@ -312,17 +333,9 @@ def _sentiment_inputs(split: str, vocab_file: str, seq_length: int, limit: int |
     from mobilebert_tf.finetune.evaluation import tokenize_examples
 
     examples = read_rotten_tomatoes(split)
-    if limit is not None:  # an even spread over the file, not its first movies
-        examples = examples[::max(len(examples) // limit, 1)][:limit]
     inputs = tokenize_examples(examples, BertInputTokenizer(vocab_file, seq_length=seq_length),
                                seq_length)
     return inputs, np.array([e.label for e in examples])
-
-
-def _batches(inputs: dict, batch_size: int = 1) -> list[dict]:
-    n = len(next(iter(inputs.values())))
-    return [{k: v[i:i + batch_size] for k, v in inputs.items()}
-            for i in range(0, n - batch_size + 1, batch_size)]
 
 
 def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig) -> dict:
@@ -332,14 +345,14 @@ def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig)
 
     print(f"Converting (converter logs: {out}/convert.log) ...", flush=True)
     model = keras.models.load_model(model_path)
-    calibration, _ = _sentiment_inputs("train", vocab_file, config.seq_length,
-                                       config.num_calibration)
-    fidelity, _ = _sentiment_inputs("validation", vocab_file, config.seq_length,
-                                    config.num_fidelity)
+    calibration, fidelity = (
+        exporter.examples_from_task("sentiment", split, vocab_file, count, 1,
+                                    config.seq_length, model.encoder.config.vocab_size)
+        for split, count in (("train", config.num_calibration),
+                             ("validation", config.num_fidelity)))
     with native_logs_to(os.path.join(out, "convert.log")):
         results = exporter.export(model, out, seq_length=config.seq_length,
-                                  calibration=_batches(calibration),
-                                  fidelity_examples=_batches(fidelity),
+                                  calibration=calibration, fidelity_examples=fidelity,
                                   num_threads=FLAGS.num_threads)
     keras.backend.clear_session()
     return {"files": {p: r["path"] for p, r in results.items()},
@@ -351,7 +364,7 @@ def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
     import numpy as np
     import tf_keras as keras
 
-    from mobilebert_tf.export import tflite
+    from mobilebert_tf.export import exporter, tflite
 
     inputs, labels = _sentiment_inputs("validation", vocab_file, config.seq_length)
     model = keras.models.load_model(model_path)
@@ -360,7 +373,7 @@ def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
     agreement = {}
     for precision, path in tflite_files.items():
         with open(path, "rb") as f:
-            outputs = tflite.run_tflite(f.read(), _batches(inputs), FLAGS.num_threads)
+            outputs = tflite.run_tflite(f.read(), exporter.batches(inputs, 1), FLAGS.num_threads)
         predicted = np.array([np.argmax(o["logits"][0]) for o in outputs])
         accuracy[precision] = float(np.mean(predicted == labels))
         agreement[precision] = float(np.mean(predicted == np.argmax(logits, -1)))
@@ -507,7 +520,7 @@ def pretraining_stages(work: Pipeline) -> tuple[dict, dict, dict]:
 
 def run_demo(work_dir: str, config: DemoConfig) -> dict:
     """All stages in order (skipping finished ones); returns every stage's result."""
-    work = Pipeline(work_dir, config, num_stages=10)
+    work = Pipeline(work_dir, config, num_stages=len(STAGES) + 1)
     vocab, records, teacher = pretraining_stages(work)
     student = work.run("student", lambda out: distill_student(
         out, records, vocab["size"], teacher["checkpoint"], config))
@@ -518,7 +531,7 @@ def run_demo(work_dir: str, config: DemoConfig) -> dict:
     work.run("accuracy", lambda out: dev_accuracy(out, tuned["model"], export["files"],
                                                   vocab["file"], config))
     work.run("latency", lambda out: time_latency(out, export["files"], config))
-    print(f"\n[10/10] summary", flush=True)
+    print(f"\n[{work.num_stages}/{work.num_stages}] summary", flush=True)
     os.makedirs(work.dir("summary"), exist_ok=True)  # always rewritten
     work.results["summary"] = write_summary(work.dir("summary"), work)
     _write_json(os.path.join(work_dir, "summary.json"), work.results)

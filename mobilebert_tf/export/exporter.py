@@ -41,6 +41,55 @@ def examples_from_records(file_pattern: str, count: int, batch_size: int,
     return batches
 
 
+def examples_from_task(task_name: str, split: str, vocab_file: str | None, count: int,
+                       batch_size: int, seq_length: int, vocab_size: int | None = None,
+                       data_dir: str | None = None,
+                       use_tfds: bool = False) -> list[dict[str, np.ndarray]]:
+    """Up to `count` input dicts of shape `[batch_size, seq_length]` from a fine-tuning task's
+    split (`finetune.tasks`: sentiment, GLUE, SQuAD), spread evenly over the split and
+    tokenized as fine-tuning does; SQuAD gives one window per example.
+
+    Raises:
+        ValueError: the vocab's size is not `vocab_size` (the model's), or the split is empty.
+        finetune.tasks.InputError: unknown task, missing data.
+    """
+    from mobilebert_tf.data import squad
+    from mobilebert_tf.data.tokenizer import BertInputTokenizer
+    from mobilebert_tf.finetune import tasks
+    from mobilebert_tf.finetune.evaluation import squad_inputs, tokenize_examples
+
+    task = tasks.get_task(task_name)
+    tokenizer = BertInputTokenizer(vocab_file, seq_length=seq_length)
+    size = len(tokenizer.vocab.tokens)
+    if vocab_size is not None and size != vocab_size:
+        raise ValueError(f"The vocab {vocab_file or '(BERT uncased)'} has {size} tokens but "
+                         f"the model has vocab_size={vocab_size}: pass the vocab it was "
+                         "trained with.")
+    examples = tasks.load_split(task, split, data_dir=data_dir, use_tfds=use_tfds)
+    if task.kind == "span":
+        examples = examples[0]
+    if not examples:
+        raise ValueError(f"{task.name} {split} has no examples to calibrate on.")
+    wanted = count * batch_size
+    examples = examples[::max(len(examples) // wanted, 1)][:wanted]
+    if task.kind == "span":
+        stride = min(128, seq_length // 2)
+        features = squad.create_squad_features(examples, tokenizer, seq_length, stride,
+                                               max_query_length=min(64, seq_length // 2))
+        inputs = squad_inputs([f for f in features if f.window_index == 0])
+    else:
+        inputs = tokenize_examples(examples, tokenizer, seq_length)
+    return batches(inputs, batch_size)
+
+
+def batches(inputs: dict[str, np.ndarray], batch_size: int) -> list[dict[str, np.ndarray]]:
+    """`{key: [n, seq]}` -> input dicts of `batch_size` rows (a partial last batch dropped:
+    the exported signature's batch is fixed)."""
+    n = len(next(iter(inputs.values())))
+    return [{key: value[i:i + batch_size] for key, value in inputs.items()}
+            for i in range(0, n - batch_size + 1, batch_size)]
+
+
 def random_examples(count: int, batch_size: int, seq_length: int, vocab_size: int,
                     seed: int = 0) -> list[dict[str, np.ndarray]]:
     """Input dicts of random ids with random amounts of padding, when no real text is given."""

@@ -9,7 +9,8 @@ the Keras model but with fewer, larger ops:
   only where it would stretch the stream's channels too far apart for int8, and at the end;
 - dense layers that read the same tensor are one matmul: the input bottleneck, the shared
   Q/K bottleneck and V (all read the block input), then Q and K (both read the bottleneck);
-- the `1/sqrt(head_size)` logit scale is folded into the query kernel.
+- the `1/sqrt(head_size)` logit scale is folded into the query kernel;
+- Q and K (and V where one matmul makes it too) go head-major in one TRANSPOSE, then SPLIT.
 
 LayerNorm (teacher, BERT-base) is kept as it is; the merges and the logit scale still apply.
 The fidelity check compares this graph with the Keras model on every export.
@@ -75,11 +76,15 @@ class FoldedModel(tf.Module):
     Args:
         encoder: The trained encoder.
         head: None, ("logits", dense layer) or ("span", dense layer).
+        max_scale_spread: Materialize the residual stream's scale where its channels'
+            scales spread wider than this; `math.inf` never does (float graphs need not).
     """
 
-    def __init__(self, encoder: MobileBertEncoder, head=None, name="folded"):
+    def __init__(self, encoder: MobileBertEncoder, head=None, name="folded",
+                 max_scale_spread: float = MAX_SCALE_SPREAD):
         super().__init__(name=name)
         self.config = encoder.config
+        self.max_scale_spread = max_scale_spread
         self._head_kind = None if head is None else head[0]
         self._weights = {}
         self._recipe = self._fold(encoder, head)
@@ -115,7 +120,7 @@ class FoldedModel(tf.Module):
             gamma, beta = norm
             positions = positions + beta / gamma
             scale = gamma
-            if _spread(scale) > MAX_SCALE_SPREAD:
+            if _spread(scale) > self.max_scale_spread:
                 emb["scale"], scale = self._constant("embeddings/scale", scale), None
         else:
             emb["layer_norm"] = self._layer_norm("embeddings/norm", embedding.norm_layer)
@@ -220,7 +225,7 @@ class FoldedModel(tf.Module):
         folded = _Affine(affine.kernel / residual_scale,
                          (affine.bias + beta / gamma) / residual_scale)
         scale = gamma * residual_scale
-        if _spread(scale) <= MAX_SCALE_SPREAD:
+        if _spread(scale) <= self.max_scale_spread:
             return self._affine(name, folded), None, scale, None
         return self._affine(name, folded), None, None, self._constant(name + "/scale", scale)
 
@@ -274,9 +279,11 @@ class FoldedModel(tf.Module):
             return {"start_logits": logits[:, :, 0], "end_logits": logits[:, :, 1]}
         return {"sequence_output": sequence, "pooled_output": pooled}
 
-    def _heads(self, x, batch, seq, heads, size):
-        """`[batch * seq, heads * size]` -> `[batch, heads, seq, size]`."""
-        return tf.transpose(tf.reshape(x, [batch, seq, heads, size]), [0, 2, 1, 3])
+    def _heads(self, x, batch, seq, heads, size, num=None):
+        """`[batch * seq, heads * size]` -> `[batch, heads, seq, size]`; with `num`, `x` holds
+        `num` such tensors side by side and a list of them is returned."""
+        x = tf.transpose(tf.reshape(x, [batch, seq, (num or 1) * heads, size]), [0, 2, 1, 3])
+        return x if num is None else tf.split(x, num, axis=1)
 
     def _block(self, x, step, mask_adder, batch, seq):
         heads, size = step["heads"], step["head_size"]
@@ -286,28 +293,39 @@ class FoldedModel(tf.Module):
                 self._dense(x, step["input_dense"]), len(step["input_readers"]), axis=-1)):
             parts[name] = self._norm(part, layer_norm)
         block_input = parts.get("bottleneck", x)
+        # Q, K (and V) from one matmul go into head-major layout with one TRANSPOSE.
         if step["qkv_source"] == "block_input":
-            query, key, value = parts["query"], parts["key"], parts["value"]
+            query, key, value = (self._heads(parts[n], batch, seq, heads, size)
+                                 for n in ("query", "key", "value"))
         elif step["qkv_source"] == "shared_bottleneck":
-            query, key = tf.split(self._dense(parts["shared"], step["inner_dense"]), 2, -1)
-            value = parts["value"]
+            query, key = self._heads(self._dense(parts["shared"], step["inner_dense"]), batch,
+                                     seq, heads, size, num=2)
+            value = self._heads(parts["value"], batch, seq, heads, size)
         else:
-            query, key, value = tf.split(self._dense(block_input, step["inner_dense"]), 3, -1)
-        logits = tf.matmul(self._heads(query, batch, seq, heads, size),
-                           self._heads(key, batch, seq, heads, size), transpose_b=True)
-        probs = tf.nn.softmax(tf.add(logits, mask_adder, name="masked_logits"), axis=-1)
-        context = tf.matmul(probs, self._heads(value, batch, seq, heads, size))
-        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, heads * size])
+            query, key, value = self._heads(self._dense(block_input, step["inner_dense"]),
+                                            batch, seq, heads, size, num=3)
+        context = self._attention(query, key, value, mask_adder, batch, seq)
         hidden = self._residual_op(context, block_input, step["attention_output"],
                                    step["attention_norm"], step["attention_scale"])
         for ffn in step["ffns"]:
-            inner = keras.activations.get(ffn["activation"])(
-                self._dense(hidden, ffn["intermediate"]))
-            hidden = self._residual_op(inner, hidden, ffn["output"], ffn["norm"], ffn["scale"])
+            hidden = self._ffn(hidden, ffn)
         if "bottleneck_output" not in step:
             return hidden
         return self._residual_op(hidden, x, step["bottleneck_output"], step["output_norm"],
                                  step["output_scale"])
+
+    def _attention(self, query, key, value, mask_adder, batch, seq):
+        """Scaled dot-product attention (the scale is in `query`) of `[batch, heads, seq,
+        size]` tensors; returns `[batch * seq, heads * size]`."""
+        logits = tf.matmul(query, key, transpose_b=True)
+        probs = tf.nn.softmax(tf.add(logits, mask_adder, name="masked_logits"), axis=-1)
+        context = tf.transpose(tf.matmul(probs, value), [0, 2, 1, 3])
+        return tf.reshape(context, [batch * seq, -1])
+
+    def _ffn(self, hidden, ffn):
+        activation = keras.activations.get(ffn["activation"])
+        inner = activation(self._dense(hidden, ffn["intermediate"]))
+        return self._residual_op(inner, hidden, ffn["output"], ffn["norm"], ffn["scale"])
 
     def _residual_op(self, y, residual, dense, layer_norm, scale):
         out = self._norm(self._dense(y, dense) + residual, layer_norm)

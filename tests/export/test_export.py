@@ -12,7 +12,7 @@ from ai_edge_litert.interpreter import Interpreter
 from mobilebert_tf import (INPUT_KEYS, MobileBertClassifier, MobileBertPretrainer,
                            MobileBertSpanLabeler, build_encoder, get_preset)
 from mobilebert_tf.export import exporter, fidelity, loading, tflite
-from mobilebert_tf.testing import encoder_inputs, randomize_norms, relative_error
+from mobilebert_tf.testing import encoder_inputs, randomize_norms, relative_error, run_module
 
 SEQ = 16
 PRESET = "mobilebert_mini"
@@ -147,6 +147,38 @@ def test_examples_from_records(tmp_path):
     assert len(examples) == 2
     assert examples[0]["input_word_ids"].shape == (2, SEQ)
     np.testing.assert_array_equal(examples[0]["input_word_ids"][1, :3], [101, 7, 102])
+
+
+def test_examples_from_task_are_real_tokenized_text():
+    examples = exporter.examples_from_task("sentiment", "train", None, count=3, batch_size=2,
+                                           seq_length=SEQ, vocab_size=30522)
+    assert len(examples) == 3
+    for example in examples:
+        assert {k: v.shape for k, v in example.items()} == {k: (2, SEQ) for k in INPUT_KEYS}
+        np.testing.assert_array_equal(example["input_word_ids"][:, 0], [101, 101])  # [CLS]
+        assert (example["input_mask"].sum(axis=1) > 3).all()
+    first = [tuple(e["input_word_ids"][0]) for e in examples]
+    assert len(set(first)) == 3  # spread over the split, not one row repeated
+    with pytest.raises(ValueError, match="has 30522 tokens but the model has vocab_size=500"):
+        exporter.examples_from_task("sentiment", "train", None, 3, 1, SEQ, vocab_size=500)
+
+
+@pytest.mark.slow
+def test_cli_calibrates_int8_on_task_data(tmp_path):
+    model = MobileBertClassifier(build_encoder(PRESET, num_layers=1), num_classes=2)
+    model(model.example_inputs())
+    model.save(str(tmp_path / "classifier.keras"))
+    common = ["--model", str(tmp_path / "classifier.keras"), "--output_dir",
+              str(tmp_path / "out"), "--seq_length", str(SEQ), "--precisions", "int8"]
+    run_module("export.export_tflite", common + [
+        "--calibration_task", "sentiment", "--num_calibration", "4", "--num_fidelity", "3"])
+    with open(tmp_path / "out" / "fidelity.json") as f:
+        report = json.load(f)["results"]["int8"]
+    assert report["path"].endswith("model_int8.tflite") and os.path.exists(report["path"])
+    assert report["outputs"][0]["name"] == "logits"
+    both = run_module("export.export_tflite", common + [
+        "--calibration_task", "sentiment", "--calibration_records", "x"], check=False)
+    assert both.returncode != 0 and "not both" in both.stderr
 
 
 def test_empty_calibration_set(tmp_path):

@@ -1,6 +1,8 @@
 """The folded export graph equals the Keras model (it is exact algebra, so float32 agreement
 to ~1e-6 relative), for every block variant, norm kind, head, and scale regime."""
 
+import math
+
 import pytest
 
 from mobilebert_tf import MobileBertClassifier, MobileBertSpanLabeler, build_encoder
@@ -57,3 +59,7 @@ def test_wide_scales_are_materialized():
     names = set(folded_model(encoder)._weights)
     assert any(n.endswith("/scale") for n in names)
     assert folded.MAX_SCALE_SPREAD < 100
+    # A float graph may carry the scale to the end whatever its spread, exactly.
+    carried = folded.FoldedModel(encoder, max_scale_spread=math.inf)
+    assert not any(n.endswith("/scale") for n in carried._weights)
+    _assert_equal_outputs(encoder, carried)

@@ -1,17 +1,16 @@
 """`make demo`'s pipeline at smoke sizes (what CI runs): every stage writes its result, the
-summary reads them all, a rerun skips everything, and a work_dir of other settings is refused."""
+summary reads them all, a rerun skips everything, and a stage made with other settings is refused."""
 
+import dataclasses
 import json
 import os
 
 import pytest
 
-from mobilebert_tf.demo import SMOKE_CONFIG, DemoConfig, Pipeline
+from mobilebert_tf.demo import FIELD_STAGES, SMOKE_CONFIG, STAGES, DemoConfig, Pipeline
 from mobilebert_tf.export.tflite import PRECISIONS
 from mobilebert_tf.testing import run_module
 
-STAGES = ("corpus", "vocab", "records", "teacher", "student", "finetune", "export", "accuracy",
-          "latency")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -49,8 +48,21 @@ def test_smoke_demo_rerun_skips_finished_stages(smoke_demo):
     assert {s: os.path.getmtime(work_dir / s / "done.json") for s in STAGES} == done
 
 
-def test_work_dir_of_other_settings_is_refused(tmp_path):
-    Pipeline(str(tmp_path), SMOKE_CONFIG, num_stages=1)
-    with pytest.raises(ValueError, match=r"other settings \(\['batch_size'"):
-        Pipeline(str(tmp_path), DemoConfig(), num_stages=1)
-    Pipeline(str(tmp_path), SMOKE_CONFIG, num_stages=1)  # the same settings resume
+def test_stages_made_with_other_settings_are_refused(tmp_path):
+    def never(out):
+        raise AssertionError("a finished stage ran again")
+
+    Pipeline(str(tmp_path), SMOKE_CONFIG, num_stages=2).run("vocab", lambda out: {"size": 9})
+    # A field of a later stage: the vocab is reused.
+    later = dataclasses.replace(SMOKE_CONFIG, finetune_learning_rate=1.0)
+    assert Pipeline(str(tmp_path), later, 1).run("vocab", never)["size"] == 9
+    for changed in ({"vocab_size": 7}, {"max_plays": 3}):  # its own field, an earlier one's
+        other = dataclasses.replace(SMOKE_CONFIG, **changed)
+        with pytest.raises(ValueError, match=rf"vocab was made with other settings "
+                                             rf"\(\['{next(iter(changed))}'\]\); delete it"):
+            Pipeline(str(tmp_path), other, 1).run("vocab", never)
+
+
+def test_every_setting_belongs_to_a_stage():
+    assert set(FIELD_STAGES) == {f.name for f in dataclasses.fields(DemoConfig)}
+    assert set(FIELD_STAGES.values()) <= set(STAGES)
