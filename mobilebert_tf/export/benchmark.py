@@ -38,6 +38,11 @@ def _inputs_for(runner) -> dict[str, np.ndarray]:
     return inputs
 
 
+def delegate_partitions(interpreter) -> int:
+    """XNNPACK partitions of an allocated interpreter: each is one DELEGATE node of the plan."""
+    return sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
+
+
 def time_models(models: dict[str, bytes], num_threads: int = 2, warmup: int = 3,
                 rounds: int = 15) -> list[Latency]:
     """Median/min/max milliseconds of one inference of each model, interleaved."""
@@ -49,9 +54,7 @@ def time_models(models: dict[str, bytes], num_threads: int = 2, warmup: int = 3,
         interpreter.allocate_tensors()  # applies the XNNPACK delegate
         runner = interpreter.get_signature_runner()
         runners[name], feeds[name] = runner, _inputs_for(runner)
-        # After delegation each XNNPACK partition is one DELEGATE node of the plan.
-        partitions[name] = sum(op["op_name"] == "DELEGATE"
-                               for op in interpreter._get_ops_details())
+        partitions[name] = delegate_partitions(interpreter)
     for _ in range(warmup):
         for name, runner in runners.items():
             runner(**feeds[name])

@@ -269,7 +269,7 @@ class FoldedModel(tf.Module):
         if self._recipe["final_scale"] is not None:
             x = x * self._weights[self._recipe["final_scale"]]
         sequence = tf.reshape(x, [batch, seq, -1])
-        first = sequence[:, 0]
+        first = tf.reshape(sequence[:, :1], [batch, -1])  # no shrink_axis: int8 XNNPACK takes it
         pooled = tf.tanh(self._dense(first, self._recipe["pooler"])) if self._recipe[
             "pooler"] else first
         if self._head_kind == "logits":

@@ -11,7 +11,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from mobilebert_tf import (INPUT_KEYS, MobileBertClassifier, MobileBertPretrainer,
                            MobileBertSpanLabeler, build_encoder, get_preset)
-from mobilebert_tf.export import exporter, fidelity, loading, tflite
+from mobilebert_tf.export import benchmark, exporter, fidelity, loading, tflite
 from mobilebert_tf.testing import encoder_inputs, randomize_norms, relative_error, run_module
 
 SEQ = 16
@@ -52,13 +52,22 @@ def _op_dtypes(content, op_names):
             for op in interpreter._get_ops_details() if op["op_name"] in op_names}
 
 
-def test_int8_keeps_dense_layers_int8_and_attention_float(tmp_path):
+@pytest.mark.parametrize("head", [None, lambda e: MobileBertClassifier(e, num_classes=2)],
+                         ids=["encoder", "classifier"])
+def test_int8_keeps_dense_layers_int8_and_attention_float(head, tmp_path):
     encoder = _encoder()
+    model = encoder
+    if head is not None:
+        model = head(encoder)
+        model(model.example_inputs())
     randomize_norms(encoder)
-    saved = tflite.save_saved_model(encoder, str(tmp_path / "sm"), 1, SEQ)
+    saved = tflite.save_saved_model(model, str(tmp_path / "sm"), 1, SEQ)
     content = tflite.convert(saved, "int8", lambda: _examples(8))
     assert _op_dtypes(content, {"FULLY_CONNECTED"}) == {np.int8}
     assert _op_dtypes(content, {"BATCH_MATMUL", "SOFTMAX"}) == {np.float32}
+    interpreter = Interpreter(model_content=content, num_threads=2)
+    interpreter.allocate_tensors()
+    assert benchmark.delegate_partitions(interpreter) == 1  # all of it in one XNNPACK graph
 
 
 @pytest.mark.parametrize("make, outputs", [
