@@ -1,7 +1,8 @@
 """Latency of `.tflite` models with the LiteRT interpreter (XNNPACK), measured side by side.
 
-Every model is timed in the same process, round-robin (one run of each model per round), so
-a noisy machine slows all of them alike and the ratios between them stay meaningful.
+Every model is timed in the same process, round-robin (each round runs every model, in an
+order rotated every round), so a noisy machine slows all of them alike and the ratios between
+them stay meaningful.
 """
 
 from __future__ import annotations
@@ -45,27 +46,42 @@ def delegate_partitions(interpreter) -> int:
 
 def time_models(models: dict[str, bytes], num_threads: int = 2, warmup: int = 3,
                 rounds: int = 15) -> list[Latency]:
-    """Median/min/max milliseconds of one inference of each model, interleaved."""
+    """Median/min/max milliseconds of one inference of each model, interleaved (the median of
+    the faster of its two interpreters; min and max over both)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    runners, feeds, partitions = {}, {}, {}
-    for name, content in models.items():
-        interpreter = Interpreter(model_content=content, num_threads=num_threads)
+    # Interpreters built early in a process run a few % slower than later ones (measured:
+    # the first of six copies of one model ~4% slower than the sixth, whatever the round
+    # order). So every model gets two, built in forward and then in reverse order; both are
+    # timed, and the faster one's median is reported (normally the one built later).
+    names = list(models)
+    instances = {name: [] for name in names}
+    partitions = {}
+    for name in names + names[::-1]:
+        interpreter = Interpreter(model_content=models[name], num_threads=num_threads)
         interpreter.allocate_tensors()  # applies the XNNPACK delegate
         runner = interpreter.get_signature_runner()
-        runners[name], feeds[name] = runner, _inputs_for(runner)
+        instances[name].append((runner, _inputs_for(runner), []))
         partitions[name] = delegate_partitions(interpreter)
     for _ in range(warmup):
-        for name, runner in runners.items():
-            runner(**feeds[name])
-    samples = {name: [] for name in models}
-    for _ in range(rounds):
-        for name, runner in runners.items():
-            start = time.perf_counter()
-            runner(**feeds[name])
-            samples[name].append((time.perf_counter() - start) * 1e3)
-    return [Latency(name, float(np.median(s)), float(np.min(s)), float(np.max(s)),
-                    len(models[name]), partitions[name]) for name, s in samples.items()]
+        for name in names:
+            for runner, feed, _ in instances[name]:
+                runner(**feed)
+    for r in range(rounds):
+        # Each round starts one model later, so no model is always first.
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            for runner, feed, samples in instances[name]:
+                start = time.perf_counter()
+                runner(**feed)
+                samples.append((time.perf_counter() - start) * 1e3)
+    latencies = []
+    for name in names:
+        runs = [samples for _, _, samples in instances[name]]
+        pooled = np.concatenate(runs)
+        latencies.append(Latency(name, float(min(np.median(s) for s in runs)),
+                                 float(pooled.min()), float(pooled.max()), len(models[name]),
+                                 partitions[name]))
+    return latencies
 
 
 def format_table(latencies: list[Latency], baseline: str | None = None) -> str:
