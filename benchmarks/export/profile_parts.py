@@ -93,7 +93,7 @@ def _saved_model(graph: FoldedModel, path: str) -> str:
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)  # SavedModel writes log every variant
+    logging.set_verbosity(logging.WARNING)  # saving a SavedModel logs a screenful per variant
     encoder = build_encoder(FLAGS.preset)
     randomize_norms(encoder)  # identity norms would be deleted by the converter
     calibration = exporter.random_examples(20, 1, FLAGS.seq_length, encoder.config.vocab_size)

@@ -66,9 +66,9 @@ def examples_from_task(task_name: str, split: str, vocab_file: str | None, count
                          f"the model has vocab_size={vocab_size}: pass the vocab it was "
                          "trained with.")
     examples = tasks.load_split(task, split, data_dir=data_dir, use_tfds=use_tfds)
-    if task.kind == "span":
-        examples = examples[0]
-    if not examples:
+    if task.kind == "span" and examples is not None:
+        examples = examples[0]  # (examples, gold answers)
+    if not examples:  # None: an absent test split
         raise ValueError(f"{task.name} {split} has no examples to calibrate on.")
     wanted = count * batch_size
     examples = examples[::max(len(examples) // wanted, 1)][:wanted]
