@@ -1,5 +1,6 @@
 """`make demo`'s pipeline at smoke sizes (what CI runs): every stage writes its result, the
-summary reads them all, a rerun skips everything, and a stage made with other settings is refused."""
+summary reads them all, a rerun skips everything, and a stage made with other settings is
+refused."""
 
 import dataclasses
 import json
