@@ -450,11 +450,10 @@ def plot_losses(work: Pipeline, path: str) -> str:
             smooth = np.convolve(values, np.ones(width) / width, mode="valid")
             ax.plot(steps, values, color="#c0c0c0", linewidth=0.6)
             ax.plot(steps[width - 1:], smooth, color="#4c72b0")
-        if stage == "student":
-            start = 0
-            for layer in range(work.config.num_layers):
-                start += work.config.transfer_steps
-                ax.axvline(start, color="#dd8452", linewidth=0.6, linestyle="--")
+        if stage == "student":  # the ends of the PKT stages
+            for layer in range(1, work.config.num_layers + 1):
+                ax.axvline(layer * work.config.transfer_steps, color="#dd8452",
+                           linewidth=0.6, linestyle="--")
             ax.set_yscale("log")
         ax.set_title(title)
         ax.set_xlabel("step")

@@ -36,9 +36,9 @@ def examples_from_records(file_pattern: str, count: int, batch_size: int,
             values = tf.sparse.to_dense(parsed[name]).numpy()[:seq_length].astype(np.int32)
             row[key] = np.pad(values, (0, seq_length - len(values)))
         rows.append(row)
-    batches = [{key: np.stack([r[key] for r in rows[i:i + batch_size]]) for key in INPUT_KEYS}
-               for i in range(0, len(rows) - batch_size + 1, batch_size)]
-    return batches
+    if not rows:
+        return []
+    return batches({key: np.stack([r[key] for r in rows]) for key in INPUT_KEYS}, batch_size)
 
 
 def examples_from_task(task_name: str, split: str, vocab_file: str | None, count: int,
