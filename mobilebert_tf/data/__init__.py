@@ -14,7 +14,8 @@ One concept per module; import from the module you need (nothing heavy is import
 - `pretraining_dataset`: `pretraining_dataset`, `to_model_inputs` (record -> model names).
 - `classification`: `TextExample`, `classification_dataset` -> `(features, label)`.
 - `glue`: nine GLUE tasks from TSV or tensorflow-datasets.
-- `squad`: SQuAD v1.1/v2.0 examples, windowed features, `predict_answers`.
+- `squad`: SQuAD v1.1/v2.0 examples, windowed features, `best_spans` (answer spans with
+  their scores) and `predict_answers`.
 - `sentiment`: Rotten Tomatoes fresh/rotten with a fixed train/dev split.
 
 Demo path:

@@ -302,23 +302,49 @@ def span_text(example: SquadExample, feature: SquadFeature, start: int, end: int
     return example.context[first[0]:last[1]]
 
 
-def predict_answers(examples: Sequence[SquadExample], features: Sequence[SquadFeature],
-                    start_logits, end_logits, n_best_size: int = 20,
-                    max_answer_length: int = 30, version_2_with_negative: bool = False,
-                    null_score_diff_threshold: float = 0.0) -> dict[str, str]:
-    """Best answer text per question from per-feature span logits.
+@dataclasses.dataclass(frozen=True)
+class SpanPrediction:
+    """A question's best answer span and the scores `predict_answers` decides with.
+
+    Attributes:
+        text: The best valid span's text; "" when no window offers one.
+        score: Its `start_logit + end_logit`; -inf when there is none.
+        null_score: The lowest `[CLS]` score (`start_logit[0] + end_logit[0]`) over the
+            question's windows, as GR and the BERT reference take it; +inf with no windows.
+    """
+    text: str
+    score: float
+    null_score: float
+
+    @property
+    def null_odds(self) -> float:
+        """`null_score - score`, or `null_score` when no span is valid: what SQuAD v2.0's
+        official script takes as the no-answer probability (`--na-prob-file`)."""
+        return self.null_score - self.score if np.isfinite(self.score) else self.null_score
+
+    def answer(self, version_2_with_negative: bool = False,
+               null_score_diff_threshold: float = 0.0) -> str:
+        """The span's text; for v2.0 "" when the null score exceeds the span's by more than
+        `null_score_diff_threshold`."""
+        abstain = self.null_score - self.score > null_score_diff_threshold
+        return "" if version_2_with_negative and abstain else self.text
+
+
+def best_spans(examples: Sequence[SquadExample], features: Sequence[SquadFeature],
+               start_logits, end_logits, n_best_size: int = 20,
+               max_answer_length: int = 30) -> dict[str, SpanPrediction]:
+    """The best answer span of every question, from per-feature span logits.
 
     Candidate spans start in a window where that token has maximum context, lie within the
-    context, and are at most `max_answer_length` tokens; a span's score is
-    `start_logit + end_logit`. For v2.0 the answer is "" when the best `[CLS]` score exceeds
-    the best span's by more than `null_score_diff_threshold`.
+    context, and are at most `max_answer_length` tokens; only the `n_best_size` highest start
+    and end logits of a window are tried; a span's score is `start_logit + end_logit`.
 
     Args:
         examples, features: as `create_squad_features` made them.
         start_logits, end_logits: `[num_features, seq_length]`, in `features` order.
 
     Returns:
-        `{qas_id: answer_text}`.
+        `{qas_id: SpanPrediction}`.
     """
     start_logits = np.asarray(start_logits)
     end_logits = np.asarray(end_logits)
@@ -328,25 +354,32 @@ def predict_answers(examples: Sequence[SquadExample], features: Sequence[SquadFe
     by_example = collections.defaultdict(list)
     for f in features:
         by_example[f.example_index].append(f)
-    answers = {}
+    spans = {}
     for index, example in enumerate(examples):
-        best_text, best_score = "", -np.inf
-        null_score = np.inf
+        best_text, best_score, null_score = "", -np.inf, np.inf
         for f in by_example.get(index, []):
             s, e = start_logits[f.unique_id], end_logits[f.unique_id]
-            null_score = min(null_score, s[0] + e[0])
-            top_s = np.argsort(-s)[:n_best_size]
+            null_score = min(null_score, float(s[0] + e[0]))
             top_e = np.argsort(-e)[:n_best_size]
-            for i in top_s:
+            for i in np.argsort(-s)[:n_best_size]:
                 if f.char_spans[i] is None or not f.max_context[i]:
                     continue
                 for j in top_e:
                     if f.char_spans[j] is None or j < i or j - i + 1 > max_answer_length:
                         continue
                     if s[i] + e[j] > best_score:
-                        best_score = s[i] + e[j]
+                        best_score = float(s[i] + e[j])
                         best_text = span_text(example, f, int(i), int(j))
-        if version_2_with_negative and null_score - best_score > null_score_diff_threshold:
-            best_text = ""
-        answers[example.qas_id] = best_text
-    return answers
+        spans[example.qas_id] = SpanPrediction(best_text, best_score, null_score)
+    return spans
+
+
+def predict_answers(examples: Sequence[SquadExample], features: Sequence[SquadFeature],
+                    start_logits, end_logits, n_best_size: int = 20,
+                    max_answer_length: int = 30, version_2_with_negative: bool = False,
+                    null_score_diff_threshold: float = 0.0) -> dict[str, str]:
+    """`{qas_id: answer_text}`: `SpanPrediction.answer` of `best_spans` (same arguments)."""
+    spans = best_spans(examples, features, start_logits, end_logits, n_best_size,
+                       max_answer_length)
+    return {qas_id: span.answer(version_2_with_negative, null_score_diff_threshold)
+            for qas_id, span in spans.items()}

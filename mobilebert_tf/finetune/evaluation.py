@@ -108,34 +108,6 @@ class SquadEvalSet:
     gold: dict
 
 
-def squad_null_odds(examples, features, start_logits, end_logits, n_best_size: int = 20,
-                    max_answer_length: int = 30) -> dict[str, float]:
-    """Per question, the best `[CLS]` (null) score minus the best span score: the
-    `null_odds.json` of SQuAD v2.0 (what the official script takes as `--na-prob-file`).
-
-    The candidate spans are those `squad.predict_answers` considers (same n-best, length and
-    max-context rules); a question with no valid span gets its null score as odds.
-    """
-    by_example: dict[int, list] = {}
-    for f in features:
-        by_example.setdefault(f.example_index, []).append(f)
-    odds = {}
-    for index, example in enumerate(examples):
-        best, null = -np.inf, np.inf
-        for f in by_example.get(index, []):
-            s, e = start_logits[f.unique_id], end_logits[f.unique_id]
-            null = min(null, float(s[0] + e[0]))
-            for i in np.argsort(-s)[:n_best_size]:
-                if f.char_spans[i] is None or not f.max_context[i]:
-                    continue
-                for j in np.argsort(-e)[:n_best_size]:
-                    if f.char_spans[j] is None or j < i or j - i + 1 > max_answer_length:
-                        continue
-                    best = max(best, float(s[i] + e[j]))
-        odds[example.qas_id] = float(null - best) if np.isfinite(best) else float(null)
-    return odds
-
-
 def squad_evaluate(task: FinetuneTask, eval_set: SquadEvalSet, outputs: dict,
                    n_best_size: int = 20, max_answer_length: int = 30,
                    null_score_diff_threshold: float = 0.0):
@@ -146,14 +118,13 @@ def squad_evaluate(task: FinetuneTask, eval_set: SquadEvalSet, outputs: dict,
     `null_score_diff_threshold`.
     """
     v2 = task.squad_version == "v2.0"
-    predictions = squad.predict_answers(
-        eval_set.examples, eval_set.features, outputs["start_logits"], outputs["end_logits"],
-        n_best_size=n_best_size, max_answer_length=max_answer_length,
-        version_2_with_negative=v2, null_score_diff_threshold=null_score_diff_threshold)
+    spans = squad.best_spans(eval_set.examples, eval_set.features, outputs["start_logits"],
+                             outputs["end_logits"], n_best_size, max_answer_length)
+    predictions = {qas_id: span.answer(v2, null_score_diff_threshold)
+                   for qas_id, span in spans.items()}
     if not v2:
         return metrics.squad_v1_metrics(eval_set.gold, predictions), predictions, None
-    null_odds = squad_null_odds(eval_set.examples, eval_set.features, outputs["start_logits"],
-                                outputs["end_logits"], n_best_size, max_answer_length)
+    null_odds = {qas_id: span.null_odds for qas_id, span in spans.items()}
     # Questions the data layer dropped (misaligned answers) are scored as abstentions.
     golds = metrics.squad.gold_answers(eval_set.gold)
     for qid in golds:

@@ -98,6 +98,13 @@ def test_answer_spans_round_trip(tmp_path, corpus_sentences, squad_tokenizer, ve
                                         version_2_with_negative=version_2)
     for e in examples:
         assert predictions[e.qas_id] == ("" if e.is_impossible else e.answers[0][0])
+    # The scores behind them: an answer's window scores its span 10 + 10 and [CLS] -10 - 10;
+    # an impossible question's windows score [CLS] 10 + 10 and every span -10 - 10.
+    spans = squad.best_spans(examples, features, start, end)
+    for e in examples:
+        span = spans[e.qas_id]
+        expected = (-20.0, 20.0, 40.0) if e.is_impossible else (20.0, -20.0, -40.0)
+        assert (span.score, span.null_score, span.null_odds) == expected, (e.qas_id, span)
     if version_2:
         scores = squad_evaluate_v2_0.evaluate(data["data"], predictions)
         assert scores["exact"] == 100.0 and scores["NoAns_total"] == 60
