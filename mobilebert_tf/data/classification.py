@@ -13,7 +13,7 @@ class TextExample:
     """One sentence or sentence pair with its label.
 
     Args:
-        guid: a unique id (`"{split}-{row}"` for files).
+        guid: a unique id, `"{split}-{row}"`: GLUE's `index` column where the file has one.
         text_a: the first (or only) text.
         text_b: the second text of a pair task, else None.
         label: class index (int), regression target (float), or -1 for unlabelled test data.

@@ -116,6 +116,7 @@ def read_glue_tsv(task: str | GlueTask, data_dir: str, split: str) -> list[TextE
     if missing:
         raise ValueError(f"{path}: no column {missing} in header {header}.")
     col = {name: header.index(name) for name in header}
+    index = col.get("index", col.get("id"))  # GLUE's row number (QQP names it `id`)
     has_label = task.label in col and not split.startswith("test")
     examples, skipped = [], 0
     for line_no, line in enumerate(lines[first:], start=first + 1):
@@ -133,8 +134,9 @@ def read_glue_tsv(task: str | GlueTask, data_dir: str, split: str) -> list[TextE
             else:
                 raise ValueError(f"{path}:{line_no}: label {value!r} is not one of "
                                  f"{list(task.labels)}.")
+        row = fields[index] if index is not None else len(examples)
         examples.append(TextExample(
-            f"{split}-{line_no}", fields[col[task.text_a]],
+            f"{split}-{row}", fields[col[task.text_a]],
             fields[col[task.text_b]] if task.text_b else None, label))
     if skipped:
         logging.warning("%s: skipped %d malformed rows.", path, skipped)

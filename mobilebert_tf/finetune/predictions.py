@@ -39,12 +39,11 @@ def write_glue_tsv(path: str, indices: Sequence[int], predictions, labels: Seque
     return path
 
 
-def example_indices(examples, from_tfds: bool) -> list[int]:
-    """GLUE's `index` of each example: tensorflow-datasets keeps it in the guid
-    (`"test-{idx}"`, records come in any order); TSV rows are numbered in file order."""
-    if from_tfds:
-        return [int(e.guid.rsplit("-", 1)[1]) for e in examples]
-    return list(range(len(examples)))
+def example_indices(examples) -> list[int]:
+    """GLUE's `index` of each example, kept in its guid (`"test-{index}"`) by both readers:
+    tensorflow-datasets records come in any order, and a TSV row skipped as malformed must
+    not shift the rows after it."""
+    return [int(e.guid.rsplit("-", 1)[1]) for e in examples]
 
 
 def write_json(path: str, values: dict) -> str:

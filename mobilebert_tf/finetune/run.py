@@ -181,7 +181,6 @@ class _Data:
         read = dict(data_dir=config.data_dir, use_tfds=config.use_tfds,
                     tfds_data_dir=config.tfds_data_dir, manual_dir=config.tfds_manual_dir)
         self.task = task
-        self.from_tfds = config.use_tfds
         if task.kind == "span":
             from mobilebert_tf.data import squad
             from mobilebert_tf.finetune.evaluation import SquadEvalSet
@@ -447,7 +446,7 @@ def _write_predictions(task, data, dev_outputs, config, model, tokenizer, seq_le
         kind = "test" if split.startswith("test") else "dev"
         path = os.path.join(out_dir, kind, f"{names.get(split, task.name)}.tsv")
         files[f"{split}_tsv"] = writers.write_glue_tsv(
-            path, writers.example_indices(examples, data.from_tfds),
+            path, writers.example_indices(examples),
             evaluation.classification_predictions(task, outputs), task.labels,
             task.kind == "regression")
     return files

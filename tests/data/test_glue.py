@@ -81,6 +81,7 @@ def test_all_nine_tasks_read_from_original_tsv(tmp_path, corpus_sentences, name,
     test_split = "test_matched" if name == "mnli" else "test"
     test = glue.read_glue_tsv(name, data_dir, test_split)
     assert len(test) == 5 and all(e.label == -1 for e in test)
+    assert [e.guid for e in test] == [f"{test_split}-{i}" for i in range(5)]  # GLUE's index
     assert (test[0].text_b is None) == (task.text_b is None)
 
     examples = glue.read_glue_tsv(name, data_dir, "train")
@@ -123,6 +124,13 @@ def test_bad_glue_input(tmp_path, corpus_sentences):
     del lines[3]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert len(glue.read_glue_tsv("rte", data_dir, "train")) == 11  # Malformed row skipped.
+    # A skipped test row leaves the GLUE index of the rows after it (submissions use it).
+    path = tmp_path / "rte" / "test.tsv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[3] = "2\tonly two fields"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert [e.guid for e in glue.read_glue_tsv("rte", data_dir, "test")] == [
+        "test-0", "test-1", "test-3", "test-4"]
     with pytest.raises(ValueError, match="mix single texts and text pairs"):
         classification_dataset([TextExample("1", "a", None, 0), TextExample("2", "a", "b", 1)],
                                None, 2)
