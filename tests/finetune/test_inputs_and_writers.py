@@ -112,6 +112,33 @@ def test_squad_v2_null_odds_agree_with_predicted_abstentions(make_squad_json):
         assert {"exact", "f1", "best_f1", "best_f1_thresh", "HasAns_f1", "NoAns_f1"} <= set(values)
 
 
+def test_squad_v2_finetunes_end_to_end(make_squad_json, tmp_path):
+    """Fine-tuning on SQuAD v2.0 files: chosen by best_f1, predictions.json and null_odds.json
+    for every dev question, abstaining exactly where the odds exceed the threshold."""
+    data = make_squad_json()
+    data["version"] = "v2.0"
+    data["data"][0]["paragraphs"][0]["qas"].append(
+        {"id": "q4", "question": "Who ruled Normandy in 1900?", "answers": [],
+         "is_impossible": True})
+    data_dir = tmp_path / "squad"
+    data_dir.mkdir()
+    for name in ("train-v2.0.json", "dev-v2.0.json"):
+        with open(data_dir / name, "w") as f:
+            json.dump(data, f)
+    result = finetune(_config(tmp_path, task="squad_v2.0", data_dir=str(data_dir),
+                              seq_length=48, max_query_length=16, doc_stride=8,
+                              steps=2, eval_every=2, null_score_diff_threshold=0.5))
+    assert result.score == "best_f1" and [h["step"] for h in result.history] == [2]
+    assert {"exact", "f1", "best_f1", "best_f1_thresh", "HasAns_f1", "NoAns_f1"} <= set(
+        result.best_metrics)
+    with open(result.files["predictions"]) as f:
+        answers = json.load(f)
+    with open(result.files["null_odds"]) as f:
+        odds = json.load(f)
+    assert sorted(answers) == sorted(odds) == ["q1", "q2", "q3", "q4"]
+    assert all((answers[q] == "") == (odds[q] > 0.5) for q in odds), (answers, odds)
+
+
 def test_mnli_evaluates_matched_and_mismatched_and_writes_both_files(tmp_path):
     root = tmp_path / "MNLI"
     root.mkdir()
