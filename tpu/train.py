@@ -89,7 +89,7 @@ flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
 flags.DEFINE_integer("log_every", 100, "Steps between log lines.")
 flags.DEFINE_bool("progress_bar", False, "Show a progress bar on stderr and write the log "
                   "lines to <model_dir>/train.log instead (local model_dir only).")
-flags.DEFINE_integer("seed", 0, "Seed of initialization and data order.")
+flags.DEFINE_integer("seed", 0, "Seed of initialization, data order and dropout masks.")
 flags.DEFINE_bool("deterministic", False, "Deterministic ops (reproducible on CPU).")
 flags.DEFINE_integer("debug_exit_after_steps", None, "Test aid: SIGKILL after this step.")
 # Fine-tuning.
@@ -290,7 +290,7 @@ def main(argv):
             stages = [pretraining_stage(config.num_layers, FLAGS.steps, FLAGS.learning_rate,
                                         FLAGS.warmup_steps)]
             trainer = PretrainingTrainer(model, stages, jit_compile=FLAGS.jit_compile,
-                                         training=FLAGS.dropout)
+                                         training=FLAGS.dropout, seed=FLAGS.seed)
         else:
             teacher = MobileBertPretrainer(
                 build_encoder(get_preset(FLAGS.teacher_preset, **{

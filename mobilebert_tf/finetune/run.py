@@ -59,7 +59,7 @@ class FinetuneConfig:
         balance_classes: make those subsets class-balanced (majority baseline 1/classes).
         doc_stride, max_query_length, n_best_size, max_answer_length,
             null_score_diff_threshold: SQuAD windowing and answer selection.
-        seed: initialization, data order and subsets.
+        seed: initialization, data order, subsets and dropout masks.
         jit_compile: XLA for forward and backward.
         exit_after_steps: test aid (SIGKILL after that step).
         progress: show a progress bar over the training steps.
@@ -304,7 +304,8 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
         else:
             logging.warning("No init checkpoint: fine-tuning from random weights.")
         stage = FinetuneStage(steps, learning_rate, warmup)
-        trainer = FinetuneTrainer(model, task.kind, stage, jit_compile=config.jit_compile)
+        trainer = FinetuneTrainer(model, task.kind, stage, jit_compile=config.jit_compile,
+                                  seed=config.seed)
         optimizer = create_optimizer("adamw", warmup_linear_decay(learning_rate, steps, warmup),
                                      weight_decay=config.weight_decay,
                                      clip_norm=config.clip_norm)

@@ -54,6 +54,7 @@ class FinetuneTrainer(StagedTrainer):
         kind: one of `KINDS`.
         stage: a `FinetuneStage`.
         jit_compile: XLA-compile forward and backward.
+        seed: Seed of the dropout masks (see `StagedTrainer`).
 
     Example:
     >>> model = MobileBertClassifier(build_encoder("mobilebert_mini", num_layers=2), 2)
@@ -62,10 +63,11 @@ class FinetuneTrainer(StagedTrainer):
     """
 
     def __init__(self, model, kind: str, stage: FinetuneStage, jit_compile: bool = False,
-                 **kwargs):
+                 seed: int = 0, **kwargs):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")
-        super().__init__(model, [stage], jit_compile=jit_compile, training=True, **kwargs)
+        super().__init__(model, [stage], jit_compile=jit_compile, training=True, seed=seed,
+                         **kwargs)
         self.kind = kind
 
     def parameter_groups(self, model) -> dict:

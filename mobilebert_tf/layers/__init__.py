@@ -7,8 +7,9 @@ from mobilebert_tf.layers.feed_forward import FeedForward
 from mobilebert_tf.layers.masked_lm_head import MaskedLMHead
 from mobilebert_tf.layers.no_norm import NoNorm
 from mobilebert_tf.layers.pooler import Pooler
+from mobilebert_tf.layers.seeded_dropout import SeededDropout, dropout_seed
 from mobilebert_tf.layers.transformer_block import TransformerBlock
 
 __all__ = ["AttentionMask", "FeedForward", "MaskedLMHead", "MobileBertEmbedding",
-           "MultiHeadSelfAttention", "NoNorm", "Pooler", "TransformerBlock", "make_dense",
-           "make_norm"]
+           "MultiHeadSelfAttention", "NoNorm", "Pooler", "SeededDropout", "TransformerBlock",
+           "dropout_seed", "make_dense", "make_norm"]

@@ -6,6 +6,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mobilebert_tf.layers.factory import make_dense
+from mobilebert_tf.layers.seeded_dropout import SeededDropout
 
 # Added to the logits of padded keys. Softmax then gives them exactly zero weight in float32
 # (exp(-1e4) underflows), as TFMG (-1e9) and HF do. GR adds -6 instead, which leaks ~0.25% of
@@ -62,7 +63,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.key_dense = make_dense(width, "key", initializer_range)
         self.value_dense = make_dense(width, "value", initializer_range)
         self.output_dense = make_dense(output_size, "output", initializer_range)
-        self.dropout = keras.layers.Dropout(attention_dropout)
+        self.dropout = SeededDropout(attention_dropout)
 
     def _split_heads(self, x):
         """`[batch, seq, heads * size]` -> `[batch, heads, seq, size]`."""

@@ -4,6 +4,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mobilebert_tf.layers.factory import make_dense, make_norm
+from mobilebert_tf.layers.seeded_dropout import SeededDropout
 
 
 @keras.saving.register_keras_serializable(package="mobilebert_tf")
@@ -49,7 +50,7 @@ class MobileBertEmbedding(keras.layers.Layer):
         if use_trigram or embedding_size != hidden_size:
             self.projection = make_dense(hidden_size, "projection", initializer_range)
         self.norm_layer = make_norm(norm, layer_norm_epsilon, name="norm")
-        self.dropout = keras.layers.Dropout(hidden_dropout)
+        self.dropout = SeededDropout(hidden_dropout)
 
     def _initializer(self):
         return keras.initializers.TruncatedNormal(stddev=self.initializer_range)

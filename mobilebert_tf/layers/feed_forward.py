@@ -3,6 +3,7 @@
 import tf_keras as keras
 
 from mobilebert_tf.layers.factory import make_dense, make_norm
+from mobilebert_tf.layers.seeded_dropout import SeededDropout
 
 
 @keras.saving.register_keras_serializable(package="mobilebert_tf")
@@ -31,7 +32,7 @@ class FeedForward(keras.layers.Layer):
         self.intermediate = make_dense(intermediate_size, "intermediate", initializer_range,
                                        activation=keras.activations.get(activation))
         self.norm_layer = make_norm(norm, layer_norm_epsilon, name="norm")
-        self.dropout = keras.layers.Dropout(dropout)
+        self.dropout = SeededDropout(dropout)
 
     def build(self, input_shape):
         self.output_dense = make_dense(input_shape[-1], "output", self.initializer_range)

@@ -5,6 +5,7 @@ import tf_keras as keras
 from mobilebert_tf.layers.attention import MultiHeadSelfAttention
 from mobilebert_tf.layers.factory import make_dense, make_norm
 from mobilebert_tf.layers.feed_forward import FeedForward
+from mobilebert_tf.layers.seeded_dropout import SeededDropout
 
 
 @keras.saving.register_keras_serializable(package="mobilebert_tf")
@@ -70,12 +71,12 @@ class TransformerBlock(keras.layers.Layer):
         self.attention_norm = self._norm("attention_norm")
         # Plain BERT drops out inside the block; the bottleneck block only after its output.
         inner_dropout = 0.0 if use_bottleneck else hidden_dropout
-        self.attention_dropout_layer = keras.layers.Dropout(inner_dropout)
+        self.attention_dropout_layer = SeededDropout(inner_dropout)
         self.ffns = [
             FeedForward(intermediate_size, activation, norm, layer_norm_epsilon, inner_dropout,
                         initializer_range, name=f"ffn_{i}")
             for i in range(num_ffn)]
-        self.output_dropout = keras.layers.Dropout(hidden_dropout if use_bottleneck else 0.0)
+        self.output_dropout = SeededDropout(hidden_dropout if use_bottleneck else 0.0)
 
     def _dense(self, units, name):
         return make_dense(units, name, self.initializer_range)

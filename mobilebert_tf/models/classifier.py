@@ -3,7 +3,7 @@
 import tf_keras as keras
 
 from mobilebert_tf.encoder import MobileBertEncoder
-from mobilebert_tf.layers import make_dense
+from mobilebert_tf.layers import SeededDropout, make_dense
 from mobilebert_tf.models.task import TaskModel
 
 
@@ -33,7 +33,7 @@ class MobileBertClassifier(TaskModel):
         super().__init__(encoder, **kwargs)
         self.num_classes = num_classes
         self.dropout_rate = dropout
-        self.dropout = keras.layers.Dropout(dropout)
+        self.dropout = SeededDropout(dropout)
         self.classifier = make_dense(num_classes, "logits", encoder.config.initializer_range)
 
     def call(self, inputs, training=None):

@@ -9,6 +9,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mobilebert_tf.encoder import INPUT_KEYS
+from mobilebert_tf.layers import dropout_seed
 from mobilebert_tf.models import MobileBertPretrainer
 
 PRETRAINER_KEYS = INPUT_KEYS + ("masked_lm_positions",)
@@ -49,10 +50,13 @@ class StagedTrainer(keras.Model):
         jit_compile: Compile the forward and backward pass (not the optimizer update, which
             must all-reduce) with XLA.
         training: Run `model` with dropout (teacher pretraining: yes; distillation: no).
+        seed: Seed of the dropout masks. Step k's masks are a function of `(seed, k, replica
+            id)` alone (stateless random ops; see `SeededDropout`), so a run resumed from a
+            checkpoint draws exactly the masks of an uninterrupted run.
     """
 
     def __init__(self, model: MobileBertPretrainer, stages: list,
-                 jit_compile: bool = False, training: bool = True, **kwargs):
+                 jit_compile: bool = False, training: bool = True, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.model = model
         # Plain Python state: not Keras-tracked, never in a checkpoint.
@@ -62,6 +66,7 @@ class StagedTrainer(keras.Model):
         self._self_setattr_tracking = True
         self.use_jit = jit_compile
         self.run_training = training
+        self.seed = seed
         self.stage_index = None
         self._stage_variables = []
         self._gradients_fn = None
@@ -117,9 +122,18 @@ class StagedTrainer(keras.Model):
                          tf.reduce_sum(tf.cast(data["masked_lm_weights"], tf.float32)),
                          tf.cast(tf.shape(data["input_mask"])[0], tf.float32)])
 
-    def _gradients(self, data, global_counts):
+    def step_seed(self) -> tf.Tensor:
+        """int32 `[2]`: `[seed, optimizer step]` folded with the replica id, so every step
+        and replica draws fresh masks and a restored optimizer step redraws the same ones."""
+        step = tf.cast(self._inner_optimizer().iterations, tf.int32)
+        seed = tf.stack([tf.constant(self.seed, tf.int32), step])
+        context = tf.distribute.get_replica_context()
+        replica = 0 if context is None else context.replica_id_in_sync_group
+        return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica, tf.int32))
+
+    def _gradients(self, data, global_counts, seed):
         counts = dict(zip(COUNT_KEYS, tf.unstack(tf.maximum(global_counts, 1e-5))))
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, dropout_seed(seed):
             terms = self.loss_terms(data, self.stage)
             logs = {name: total / counts[count] for name, (total, count) in terms.items()}
             loss = tf.add_n(list(logs.values()))
@@ -136,7 +150,7 @@ class StagedTrainer(keras.Model):
         if self.stage_index is None:
             self.set_stage(0)
         global_counts = _all_reduce_sum(self.local_counts(data))
-        grads, logs = self._gradients_fn(data, global_counts)
+        grads, logs = self._gradients_fn(data, global_counts, self.step_seed())
         pairs = [(g, v) for g, v in zip(grads, self._stage_variables) if g is not None]
         self.optimizer.apply_gradients(pairs)
         # Every replica returns the global value of each term (sum of the replicas' shares).

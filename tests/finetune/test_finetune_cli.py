@@ -4,6 +4,7 @@ official formats: MRPC (classification), STS-B (regression), SQuAD v1.1 (spans).
 import json
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -91,9 +92,11 @@ def test_cli_rejects_unknown_task_and_missing_checkpoint(run_train, mrpc_dir, tm
 
 @pytest.mark.slow
 def test_killed_finetune_resumes_with_its_history_and_best(run_train, mrpc_dir, tmp_path):
-    model_dir = str(tmp_path / "resumed")
+    model_dir, reference_dir = str(tmp_path / "resumed"), str(tmp_path / "reference")
     args = ["--mode", "finetune", "--task", "mrpc", "--data_dir", mrpc_dir,
-            "--init_checkpoint", "none", "--model_dir", model_dir, *SMOKE]
+            "--init_checkpoint", "none", *SMOKE, "--deterministic"]
+    run_train([*args, "--model_dir", reference_dir])
+    args += ["--model_dir", model_dir]
     killed = run_train([*args, "--debug_exit_after_steps", "4"], check=False)
     assert killed.returncode == -9  # after step 4; last checkpoint and evaluation at step 3
     with open(os.path.join(model_dir, "eval_history.json")) as f:
@@ -103,3 +106,12 @@ def test_killed_finetune_resumes_with_its_history_and_best(run_train, mrpc_dir, 
     results = _results(model_dir)
     assert [h["step"] for h in results["history"]] == [3, 6]
     assert results["best_score"] == max(h["glue_score"] for h in results["history"])
+    # Dropout masks are seeded by the step (SeededDropout): the resumed run's weights are the
+    # uninterrupted run's, bit for bit.
+    expected = tf.train.load_checkpoint(tf.train.latest_checkpoint(reference_dir))
+    actual = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
+    names = [n for n, _ in tf.train.list_variables(reference_dir) if n.startswith("model/")]
+    assert len(names) > 50
+    for name in names:
+        np.testing.assert_array_equal(actual.get_tensor(name), expected.get_tensor(name),
+                                      err_msg=name)

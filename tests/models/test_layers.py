@@ -5,7 +5,8 @@ import tensorflow as tf
 from mobilebert_tf import get_preset
 from mobilebert_tf.encoder import embedding_layer, transformer_block
 from mobilebert_tf.layers import (AttentionMask, FeedForward, MaskedLMHead,
-                                  MultiHeadSelfAttention, NoNorm, Pooler)
+                                  MultiHeadSelfAttention, NoNorm, Pooler, SeededDropout,
+                                  dropout_seed)
 from mobilebert_tf.layers.attention import MASK_LOGIT
 from mobilebert_tf.testing import assert_config_round_trip, encoder_inputs
 
@@ -90,6 +91,24 @@ def test_teacher_block_dropout_only_in_training():
     x, adder = tf.random.normal([2, 6, 128]), tf.zeros([2, 1, 1, 6])
     np.testing.assert_array_equal(block(x, adder)[0], block(x, adder, training=False)[0])
     assert not np.allclose(block(x, adder, training=True)[0], block(x, adder)[0])
+
+
+def test_seeded_dropout_masks_are_a_function_of_the_seed():
+    layer, x = SeededDropout(0.25), tf.ones([64, 128])
+
+    def two_calls(seed):
+        with dropout_seed(tf.constant(seed, tf.int32)):
+            return [layer(x, training=True).numpy() for _ in range(2)]
+
+    first, second = two_calls([0, 5])
+    np.testing.assert_array_equal(two_calls([0, 5])[0], first)  # same seed, same mask
+    assert not np.array_equal(second, first)  # each call in the scope: its own mask
+    assert not np.array_equal(two_calls([0, 6])[0], first)  # next step
+    np.testing.assert_allclose(np.unique(first), [0.0, 1 / 0.75], rtol=1e-6)  # inverted
+    assert abs((first == 0).mean() - 0.25) < 0.02
+    with dropout_seed(tf.constant([0, 5])):
+        np.testing.assert_array_equal(layer(x, training=False), x)
+    np.testing.assert_array_equal(layer(x), x)
 
 
 @pytest.mark.parametrize("preset", ["ib_bert_mini", "mobilebert_mini", "mobilebert_tiny_mini",

@@ -24,12 +24,18 @@ def records(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def teacher_dir(records, tmp_path_factory):
+def teacher_args(records):
+    """Flags of a tiny deterministic `--mode teacher` run (with dropout, the default)."""
+    return ["--mode", "teacher", "--preset", "ib_bert_mini", *TINY, "--train_files",
+            records[0], "--batch_size", "8", "--deterministic"]
+
+
+@pytest.fixture(scope="session")
+def teacher_dir(teacher_args, tmp_path_factory):
     """A tiny teacher trained for a few steps by `--mode teacher`."""
     model_dir = str(tmp_path_factory.mktemp("teacher"))
-    run_train(["--mode", "teacher", "--preset", "ib_bert_mini", *TINY,
-               "--train_files", records[0], "--batch_size", "8", "--steps", "4",
-               "--checkpoint_every", "4", "--model_dir", model_dir, "--deterministic"])
+    run_train([*teacher_args, "--steps", "4", "--checkpoint_every", "4", "--model_dir",
+               model_dir])
     return model_dir
 
 
