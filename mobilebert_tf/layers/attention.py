@@ -21,7 +21,8 @@ class AttentionMask(keras.layers.Layer):
     def call(self, input_mask):
         mask = tf.cast(input_mask, self.compute_dtype)[:, None, None, :]
         # Named for the int8 export, which keeps these ops float (see export/tflite.py).
-        return tf.multiply(tf.subtract(1.0, mask, name="mask_bias"), MASK_LOGIT,
+        one = tf.constant(1.0, mask.dtype)  # bfloat16 under mixed_bfloat16, as `mask` is
+        return tf.multiply(tf.subtract(one, mask, name="mask_bias"), MASK_LOGIT,
                            name="mask_bias")
 
 

@@ -35,6 +35,25 @@ def test_outputs(preset):
 
 
 @pytest.mark.parametrize("preset", PRESETS)
+def test_mixed_bfloat16_computes_in_bfloat16_with_float32_weights(preset):
+    """What `--mixed_precision mixed_bfloat16` (the TPU setting) builds."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        encoder = _mini(preset)
+        inputs = encoder_inputs(2, 7, 64, lengths=[7, 3])
+        with tf.GradientTape() as tape:
+            outputs = encoder(inputs, training=True)
+            loss = tf.reduce_sum(tf.cast(outputs["pooled_output"], tf.float32) ** 2)
+        gradients = tape.gradient(loss, encoder.trainable_weights)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert outputs["sequence_output"].dtype == tf.bfloat16
+    assert outputs["attention_logits"][0].dtype == tf.bfloat16
+    assert {w.dtype for w in encoder.weights} == {tf.float32}
+    assert all(g is not None and np.all(np.isfinite(tf.convert_to_tensor(g))) for g in gradients)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
 def test_real_tokens_do_not_depend_on_padding(preset):
     encoder = _mini(preset)
     short = encoder_inputs(1, 5, 64, seed=7)
