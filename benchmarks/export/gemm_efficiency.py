@@ -3,7 +3,7 @@
     python benchmarks/export/gemm_efficiency.py [--threads=1,2] [--rounds=15] [--output=f.json]
 
 BERT-base / MobileBERT latency can only reach the FLOP ratio (4.15 at seq 128) if both models'
-arithmetic runs equally fast. This times each model's two dominant parts in isolation, with
+arithmetic runs equally fast. This times each model's three parts in isolation, with
 its real shapes, converted by the same converter and interleaved in one process:
 
 - `ffn`: every stacked FFN of the model, `x + relu(x W1) W2` in a chain (MobileBERT: 96 of
