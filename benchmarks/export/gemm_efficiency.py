@@ -29,7 +29,7 @@ from absl import app, flags, logging
 import numpy as np
 import tensorflow as tf
 
-from mobilebert_tf.export import benchmark
+from mobilebert_tf.export import benchmark, tflite
 
 flags.DEFINE_list("threads", ["1", "2"], "Interpreter thread counts, each a separate timing.")
 flags.DEFINE_list("precisions", ["float32", "dynamic_int8"], "float32 and/or dynamic_int8.")
@@ -98,10 +98,7 @@ def _convert(chain, shapes, precision) -> bytes:
     module.serve = tf.function(chain, input_signature=[spec])
     with tempfile.TemporaryDirectory() as path:
         tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
-        converter = tf.lite.TFLiteConverter.from_saved_model(path)
-        if precision == "dynamic_int8":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        return converter.convert()
+        return tflite.convert(path, precision)  # the converter settings of our exports
 
 
 def main(argv):
