@@ -7,7 +7,7 @@ bottleneck encoder with different numbers; `PRESETS` holds them and `get_preset`
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence
 
 NORMS = ("layer_norm", "no_norm")
 ACTIVATIONS = ("relu", "gelu")
@@ -169,3 +169,26 @@ def get_preset(name: str, **overrides: Any) -> MobileBertConfig:
     if name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}; known presets: {sorted(PRESETS)}.")
     return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """`["num_layers=2", "norm=no_norm"]` -> `{"num_layers": 2, "norm": "no_norm"}`, each value
+    of its `MobileBertConfig` field's type (the one parser of every `--overrides`).
+
+    Raises:
+        ValueError: not `field=value`, an unknown field, or a value of the wrong type.
+    """
+    types = {f.name: type(f.default) for f in dataclasses.fields(MobileBertConfig)}
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in types:
+            raise ValueError(f"Bad override {pair!r}; expected field=value with a "
+                             f"MobileBertConfig field ({sorted(types)}).")
+        kind = types[key]
+        try:
+            overrides[key] = (value.lower() in ("1", "true", "yes") if kind is bool
+                              else kind(value))
+        except ValueError:
+            raise ValueError(f"Bad override {pair!r}: {key} takes a {kind.__name__}.") from None
+    return overrides

@@ -1,10 +1,29 @@
-"""`pretraining_dataset`: the tf.data input pipeline over BERT pretraining TFRecords."""
+"""`pretraining_dataset`: the one tf.data pipeline over BERT pretraining TFRecords, used by
+training, evaluation, int8 calibration and the data benchmark.
+
+Every path goes through `tf.io.gfile`, so records may sit in a bucket (`gs://...`). Under
+`tf.distribute` each input pipeline (one per host, from `distribute_datasets_from_function`)
+reads its own files: a TPU pod's hosts never read each other's shards.
+
+The order is a stateless function of `seed`, so a restarted run resumes in O(1):
+- pipeline p reads every P-th file; its files are read in passes, each pass in an order
+  drawn from `(seed, p, pass)`;
+- consecutive files of a pass form *windows* of `files_per_window` files, read in parallel
+  and interleaved record by record;
+- records are shuffled within blocks of `shuffle_block` consecutive records of a window, by
+  a permutation drawn from `(seed, p, window, block)`.
+Each batch carries its position, `(pipeline, window, index in window)` of its last record;
+`start` resumes right after such a position by re-reading at most one window, whatever the
+step (the training loop checkpoints the positions).
+"""
 
 from __future__ import annotations
 
 from typing import Sequence
 
 import tensorflow as tf
+
+from mobilebert_tf.errors import InputError
 
 # Standard BERT record feature name -> model input name (TF-Hub BERT signature).
 RECORD_TO_MODEL_NAMES = {
@@ -16,6 +35,9 @@ RECORD_TO_MODEL_NAMES = {
     "masked_lm_weights": "masked_lm_weights",
     "next_sentence_labels": "next_sentence_labels",
 }
+# Batch key of the data position: int32 [3] = (input pipeline, window, index in window) of
+# the batch's last record.
+POSITION_KEY = "data_position"
 
 
 def record_feature_spec(seq_length: int, max_predictions_per_seq: int,
@@ -61,81 +83,183 @@ def to_model_inputs(record: dict) -> dict:
 
 
 def list_record_files(file_patterns: str | Sequence[str]) -> list[str]:
-    """Sorted files matching comma-separated or listed glob patterns.
+    """Sorted files matching comma-separated or listed glob patterns (any TF filesystem).
 
     Raises:
-        ValueError: a pattern matches nothing.
+        InputError: a pattern matches nothing or cannot be listed (e.g. no such bucket).
     """
     if isinstance(file_patterns, str):
         file_patterns = [p for p in file_patterns.split(",") if p.strip()]
     files = []
     for pattern in file_patterns:
-        matched = tf.io.gfile.glob(pattern.strip())
+        try:
+            matched = tf.io.gfile.glob(pattern.strip())
+        except tf.errors.OpError as e:
+            raise InputError(f"Cannot list pretraining records {pattern!r}: "
+                              f"{e.message}") from None
         if not matched:
-            raise ValueError(f"No pretraining records match {pattern!r}.")
+            raise InputError(f"No pretraining records match {pattern!r}.")
         files.extend(matched)
+    if not files:
+        raise InputError(f"No pretraining records match {file_patterns!r}.")
     return sorted(set(files))
+
+
+def check_record_shapes(files: Sequence[str], seq_length: int, max_predictions: int) -> None:
+    """Read the first record and raise `InputError` if its features or lengths disagree with
+    the settings, so the mismatch is reported before anything is built (not as a parse error
+    mid-graph)."""
+    try:
+        first = next(iter(tf.data.TFRecordDataset(files[:1]).take(1)), None)
+    except tf.errors.OpError as e:
+        raise InputError(f"Cannot read {files[0]}: {e.message}") from None
+    if first is None:
+        raise InputError(f"{files[0]} holds no records.")
+    features = tf.train.Example.FromString(first.numpy()).features.feature
+    missing = [n for n in RECORD_TO_MODEL_NAMES if n not in features]
+    if missing:
+        raise InputError(f"{files[0]} lacks pretraining features {missing}.")
+    seq = len(features["input_ids"].int64_list.value)
+    predictions = len(features["masked_lm_positions"].int64_list.value)
+    if seq != seq_length or predictions != max_predictions:
+        raise InputError(f"{files[0]} has seq_length {seq} and max_predictions {predictions}, "
+                          f"but seq_length={seq_length} and max_predictions={max_predictions} "
+                          "were asked for.")
+
+
+def pipeline_files(files: Sequence[str],
+                   input_context: tf.distribute.InputContext | None) -> list[str]:
+    """The files input pipeline `input_context.input_pipeline_id` reads: every P-th.
+
+    Raises:
+        InputError: fewer files than input pipelines.
+    """
+    pipelines = input_context.num_input_pipelines if input_context else 1
+    if len(files) < pipelines:
+        raise InputError(f"{len(files)} record files cannot be split over {pipelines} input "
+                          "pipelines; write more shards (--shards_per_dupe).")
+    return list(files)[input_context.input_pipeline_id::pipelines] if input_context else list(
+        files)
+
+
+def resume_start(positions, input_context: tf.distribute.InputContext | None
+                 ) -> tuple[int, int] | None:
+    """This pipeline's `start` from a checkpoint's positions (`[replicas, 3]` rows of
+    `(pipeline, window, index)`, -1 where none), or None to start from the beginning.
+
+    Raises:
+        InputError: the positions were written by another number of input pipelines.
+    """
+    if positions is None:
+        return None
+    pipelines = input_context.num_input_pipelines if input_context else 1
+    pipeline = input_context.input_pipeline_id if input_context else 0
+    rows = [tuple(int(v) for v in row) for row in positions if row[1] >= 0]
+    if not rows:
+        return None
+    seen = {row[0] for row in rows}
+    if seen != set(range(pipelines)):
+        raise InputError(f"The checkpoint's data positions come from input pipelines "
+                         f"{sorted(seen)}, but this run has {pipelines}; resume on the same "
+                         "number of hosts (or per_replica_input setting).")
+    return max(row[1:] for row in rows if row[0] == pipeline)
+
+
+def _window_records(files: tf.Tensor, window: tf.Tensor, seed: tf.Tensor, shuffle: bool,
+                    files_per_window: int, shuffle_block: int) -> tf.data.Dataset:
+    """`(serialized record, index in window)` of one window, in its stateless order."""
+    num_files = tf.size(files, out_type=tf.int64)
+    windows_per_pass = (num_files + files_per_window - 1) // files_per_window
+    order = tf.range(num_files)
+    if shuffle:
+        pass_seed = tf.random.experimental.stateless_fold_in(seed, window // windows_per_pass)
+        order = tf.random.experimental.stateless_shuffle(order, pass_seed)
+    first = (window % windows_per_pass) * files_per_window
+    names = tf.gather(files, order[first:first + files_per_window])
+    records = tf.data.Dataset.from_tensor_slices(names).interleave(
+        tf.data.TFRecordDataset, cycle_length=files_per_window, block_length=1,
+        num_parallel_calls=files_per_window, deterministic=True)
+    if shuffle:
+        window_seed = tf.random.experimental.stateless_fold_in(seed, -1 - window)
+
+        def permute(block_index, block):
+            block_seed = tf.random.experimental.stateless_fold_in(window_seed, block_index)
+            return tf.gather(block, tf.random.experimental.stateless_shuffle(
+                tf.range(tf.size(block)), block_seed))
+
+        records = records.batch(shuffle_block).enumerate().map(permute).unbatch()
+    return records.enumerate().map(lambda index, record: (record, index))
 
 
 def pretraining_dataset(file_patterns: str | Sequence[str], seq_length: int,
                         max_predictions_per_seq: int, global_batch_size: int,
                         input_context: tf.distribute.InputContext | None = None,
-                        seed: int | None = None, shuffle: bool = True, repeat: bool = True,
-                        shuffle_buffer_size: int = 10000, cycle_length: int = 8,
+                        seed: int = 0, shuffle: bool = True, repeat: bool = True,
+                        start: Sequence[int] | None = None, with_position: bool = False,
+                        files_per_window: int = 8, shuffle_block: int = 10000,
                         use_next_sentence_label: bool = True) -> tf.data.Dataset:
-    """Batches of model inputs from BERT pretraining TFRecords.
+    """Batches of model inputs from BERT pretraining TFRecords, in a stateless order.
 
-    Each input pipeline (one per host under `tf.distribute`) reads its own subset of files, so
-    there must be at least as many files as pipelines. Batches have static shapes
-    (`drop_remainder=True`). Given a `seed` the order is deterministic.
+    Batches have static shapes (`drop_remainder=True`); the same arguments give the same
+    batches in any process.
 
     Args:
-        file_patterns: glob pattern(s) of TFRecord files.
+        file_patterns: glob pattern(s) of TFRecord files, on any TF filesystem.
         seq_length: sequence length the records were written with.
         max_predictions_per_seq: likewise.
         global_batch_size: batch size over all replicas.
         input_context: from `strategy.distribute_datasets_from_function`; None for one
             pipeline.
-        seed: shuffle seed; None for a different order each run.
-        shuffle: shuffle files and records.
+        seed: seed of the file and record order.
+        shuffle: shuffle files and records; False reads files in sorted order.
         repeat: repeat forever (training); False for one pass.
-        shuffle_buffer_size: records in the shuffle buffer.
-        cycle_length: files read at once.
+        start: `(window, index)` of the last record this pipeline consumed (its position
+            from a checkpoint): the dataset continues right after it. None: from the start.
+        with_position: add `POSITION_KEY`, this pipeline's position after the batch.
+        files_per_window: files read in parallel and interleaved (a window).
+        shuffle_block: records shuffled together.
         use_next_sentence_label: parse `next_sentence_labels`.
 
     Returns:
         A dataset of dicts: `input_word_ids`, `input_mask`, `input_type_ids` int32
         `[batch, seq_length]`; `masked_lm_positions`, `masked_lm_ids` int32 and
         `masked_lm_weights` float32 `[batch, max_predictions_per_seq]`; `next_sentence_labels`
-        int32 `[batch, 1]`. `batch` is the per-replica batch size.
+        int32 `[batch, 1]`; with `with_position`, `POSITION_KEY` int32 `[3]`. `batch` is the
+        per-replica batch size.
 
     Raises:
-        ValueError: no files, fewer files than input pipelines, or a batch size that does not
-            divide over replicas.
+        InputError: no files, or fewer files than input pipelines.
     """
-    files = list_record_files(file_patterns)
+    files = pipeline_files(list_record_files(file_patterns), input_context)
     batch_size = global_batch_size
-    dataset = tf.data.Dataset.from_tensor_slices(files)
+    pipeline = 0
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(global_batch_size)
-        if input_context.num_input_pipelines > 1:
-            if len(files) < input_context.num_input_pipelines:
-                raise ValueError(f"{len(files)} record files cannot be split over "
-                                 f"{input_context.num_input_pipelines} input pipelines; write "
-                                 "more shards (--shards_per_dupe).")
-            dataset = dataset.shard(input_context.num_input_pipelines,
-                                    input_context.input_pipeline_id)
-    if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(cycle_length, len(files)),
-                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+        pipeline = input_context.input_pipeline_id
+    files_per_window = min(files_per_window, len(files))
+    start_window, start_index = (0, -1) if start is None else (int(start[0]), int(start[1]))
+    windows_per_pass = -(-len(files) // files_per_window)
+    windows = (tf.data.Dataset.counter(start_window) if repeat
+               else tf.data.Dataset.range(start_window, windows_per_pass))
+    files_t = tf.constant(files)
+    pipeline_seed = tf.constant([seed, pipeline], tf.int64)
+
+    def window_dataset(window):
+        records = _window_records(files_t, window, pipeline_seed, shuffle, files_per_window,
+                                  shuffle_block)
+        skip = tf.where(window == start_window, tf.cast(start_index + 1, tf.int64), 0)
+        return records.skip(skip).map(lambda record, index: (record, tf.stack(
+            [tf.constant(pipeline, tf.int64), window, index])))
+
     spec = record_feature_spec(seq_length, max_predictions_per_seq, use_next_sentence_label)
+
+    def parse(records, positions):
+        batch = to_model_inputs(tf.io.parse_example(records, spec))
+        if with_position:
+            batch[POSITION_KEY] = tf.cast(positions[-1], tf.int32)
+        return batch
+
     # Batch first, then parse the whole batch at once: much cheaper than per-record parsing.
-    dataset = dataset.batch(batch_size, drop_remainder=True)
-    dataset = dataset.map(lambda records: to_model_inputs(tf.io.parse_example(records, spec)),
-                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = windows.flat_map(window_dataset).batch(batch_size, drop_remainder=True)
+    dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -7,7 +7,8 @@ from typing import Sequence
 import tensorflow as tf
 
 from mobilebert_tf.distillation import losses
-from mobilebert_tf.distillation.schedule import Stage
+from mobilebert_tf.training.losses import nsp_terms
+from mobilebert_tf.distillation.schedule import DistillStage
 from mobilebert_tf.models import MobileBertPretrainer
 from mobilebert_tf.training.trainer import PRETRAINER_KEYS, StagedTrainer
 
@@ -27,7 +28,7 @@ class Distiller(StagedTrainer):
     Args:
         teacher: The trained teacher `MobileBertPretrainer` (already loaded).
         student: The student `MobileBertPretrainer`.
-        stages: list of `Stage` (e.g. `make_schedule("pkt", ...)`).
+        stages: list of `DistillStage` (e.g. `make_schedule("pkt", ...)`).
         alpha: Weight of the hard MLM loss in PD (1 = plain MLM).
         temperature: KD temperature on the logits.
         layer_mapping: Teacher layer for each student layer; identity by default, which
@@ -38,12 +39,12 @@ class Distiller(StagedTrainer):
 
     Example:
     >>> distiller = Distiller(teacher, student, make_schedule("pkt", 2, 10, 20))
-    >>> distiller.compile(optimizer=create_optimizer("lamb", schedule_for(distiller.stages)))
+    >>> distiller.compile(optimizer=create_optimizer("lamb", schedule_for_stages(distiller.stages)))
     >>> distiller.set_stage(0); logs = distiller.train_step(batch)
     """
 
     def __init__(self, teacher: MobileBertPretrainer, student: MobileBertPretrainer,
-                 stages: list[Stage], alpha: float = 0.5, temperature: float = 1.0,
+                 stages: list[DistillStage], alpha: float = 0.5, temperature: float = 1.0,
                  layer_mapping: Sequence[int] | None = None, jit_compile: bool = False,
                  feature_map_transfer: bool = True, attention_transfer: bool = True,
                  **kwargs):
@@ -123,7 +124,7 @@ class Distiller(StagedTrainer):
                 student_out["mlm_logits"], teacher_out["mlm_logits"], data["masked_lm_ids"],
                 data["masked_lm_weights"], self.alpha, self.temperature)
             terms["pd_mlm"] = (mlm_sum, "predictions")
-            nsp_sum, _ = losses.nsp_terms(student_out["nsp_logits"],
+            nsp_sum, _ = nsp_terms(student_out["nsp_logits"],
                                           data["next_sentence_labels"])
             terms["pd_nsp"] = (nsp_sum, "sequences")
         return terms

@@ -1,4 +1,4 @@
-"""Distillation and pretraining losses as pure functions (MOBILEBERT.md section 3).
+"""Distillation losses as pure functions (MOBILEBERT.md section 3).
 
 Every function takes tensors and returns a float32 scalar: the mean over the positions that
 count. Each loss also has a `*_terms` form (where useful) returning `(sum, count)` so that a
@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from mobilebert_tf.training.losses import f32 as _f32, soft_cross_entropy
+
 # Paper weights of the feature-map-transfer terms (GR `distill_util.py` defaults).
 FMT_MSE_WEIGHT = 100.0
 FMT_MEAN_WEIGHT = 5000.0
 FMT_VAR_WEIGHT = 5.0
-
-
-def _f32(x):
-    return tf.cast(x, tf.float32)
 
 
 def _token_mask(mask, like):
@@ -107,11 +105,6 @@ def attention_transfer_loss(teacher_logits, student_logits, input_mask):
     return total / tf.maximum(count, 1.0)
 
 
-def soft_cross_entropy(targets, logits):
-    """`-sum(targets * log_softmax(logits))` over the last axis."""
-    return -tf.reduce_sum(targets * tf.nn.log_softmax(_f32(logits), axis=-1), axis=-1)
-
-
 def distillation_mlm_terms(student_logits, teacher_logits, masked_lm_ids, masked_lm_weights,
                            alpha: float = 0.5, temperature: float = 1.0):
     """Pre-training-distillation MLM loss summed over weighted predictions, and the weight sum.
@@ -143,21 +136,3 @@ def distillation_mlm_loss(student_logits, teacher_logits, masked_lm_ids, masked_
     total, count = distillation_mlm_terms(student_logits, teacher_logits, masked_lm_ids,
                                           masked_lm_weights, alpha, temperature)
     return total / tf.maximum(count, 1e-5)
-
-
-def mlm_loss(logits, masked_lm_ids, masked_lm_weights):
-    """Plain masked-LM cross-entropy, averaged with `masked_lm_weights` (0 = padding slot)."""
-    return distillation_mlm_loss(logits, None, masked_lm_ids, masked_lm_weights, alpha=1.0)
-
-
-def nsp_terms(logits, labels):
-    """Next-sentence cross-entropy summed over the batch, and the batch size."""
-    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.reshape(tf.cast(labels, tf.int32), [-1]), logits=_f32(logits))
-    return tf.reduce_sum(losses), tf.cast(tf.size(losses), tf.float32)
-
-
-def nsp_loss(logits, labels):
-    """Mean next-sentence cross-entropy on hard labels."""
-    total, count = nsp_terms(logits, labels)
-    return total / tf.maximum(count, 1.0)

@@ -1,10 +1,11 @@
-"""Parameter groups of a pretrainer, and the teacher -> student copy before transfer, by name."""
+"""The teacher -> student copy before layer transfer, by name."""
 
 from __future__ import annotations
 
 import tf_keras as keras
 
 from mobilebert_tf.models import MobileBertPretrainer
+from mobilebert_tf.training.parameter_groups import group_layers
 
 
 def relative_weights(layer: keras.layers.Layer) -> dict:
@@ -26,27 +27,6 @@ def relative_weights(layer: keras.layers.Layer) -> dict:
             raise ValueError(f"Two weights of {layer.name} are both named {key!r}.")
         named[key] = variable
     return named
-
-
-def group_layers(pretrainer: MobileBertPretrainer) -> dict[str, keras.layers.Layer]:
-    """`{group: layer}`: "embeddings", "layer_i", "pooler", "mlm_head", "nsp_head"."""
-    encoder = pretrainer.encoder
-    groups = {"embeddings": encoder.embedding}
-    groups.update({f"layer_{i}": block for i, block in enumerate(encoder.blocks)})
-    groups.update(pooler=encoder.pooler, mlm_head=pretrainer.mlm_head,
-                  nsp_head=pretrainer.nsp_head)
-    return groups
-
-
-def parameter_groups(pretrainer: MobileBertPretrainer) -> dict[str, list]:
-    """`{group: [trainable variables]}`; every trainable variable is in exactly one group."""
-    groups = {name: list(layer.trainable_weights)
-              for name, layer in group_layers(pretrainer).items()}
-    grouped = {v.ref() for variables in groups.values() for v in variables}
-    stray = [v.name for v in pretrainer.trainable_weights if v.ref() not in grouped]
-    if stray:
-        raise ValueError(f"Trainable weights outside every parameter group: {stray}.")
-    return groups
 
 
 # What the paper copies before layer-wise transfer (MOBILEBERT.md section 3).

@@ -3,40 +3,19 @@ optional XLA) with a task loss, in one stage that trains the whole task model.""
 
 from __future__ import annotations
 
-import dataclasses
-
 import tensorflow as tf
 
+from mobilebert_tf.training.stage import Stage
 from mobilebert_tf.training.trainer import StagedTrainer
 
 KINDS = ("classification", "regression", "span")
 
 
-@dataclasses.dataclass(frozen=True)
-class FinetuneStage:
-    """The single fine-tuning stage: every weight trains, warm-up then linear decay to 0.
-
-    It has the fields `StagedTrainer`, `loop.train` and `schedule_for_stages` read from a
-    distillation `Stage`, without the distillation losses a `Stage` requires.
-    """
-
-    steps: int
-    learning_rate: float
-    warmup_steps: int = 0
-    name: str = "finetune"
-    decay: str = "linear"
-    lr_multipliers: dict = dataclasses.field(default_factory=lambda: {"model": 1.0})
-
-    def __post_init__(self):
-        if self.steps <= 0:
-            raise ValueError(f"Fine-tuning needs a positive number of steps, got {self.steps}.")
-        if not 0 <= self.warmup_steps <= self.steps:
-            raise ValueError(f"warmup_steps must be in [0, steps={self.steps}], got "
-                             f"{self.warmup_steps}.")
-
-    @property
-    def trained_groups(self) -> tuple[str, ...]:
-        return ("model",)
+def finetune_stage(steps: int, learning_rate: float, warmup_steps: int = 0) -> Stage:
+    """The single fine-tuning stage: the whole task model (group "model") trains, warm-up
+    then linear decay to 0."""
+    return Stage(name="finetune", steps=steps, lr_multipliers={"model": 1.0},
+                 learning_rate=learning_rate, warmup_steps=warmup_steps, decay="linear")
 
 
 class FinetuneTrainer(StagedTrainer):
@@ -52,17 +31,17 @@ class FinetuneTrainer(StagedTrainer):
     Args:
         model: the task model.
         kind: one of `KINDS`.
-        stage: a `FinetuneStage`.
+        stage: a `finetune_stage`.
         jit_compile: XLA-compile forward and backward.
         seed: Seed of the dropout masks (see `StagedTrainer`).
 
     Example:
     >>> model = MobileBertClassifier(build_encoder("mobilebert_mini", num_layers=2), 2)
-    >>> trainer = FinetuneTrainer(model, "classification", FinetuneStage(100, 5e-5, 10))
+    >>> trainer = FinetuneTrainer(model, "classification", finetune_stage(100, 5e-5, 10))
     >>> trainer.compile(optimizer=create_optimizer("adamw", 5e-5))
     """
 
-    def __init__(self, model, kind: str, stage: FinetuneStage, jit_compile: bool = False,
+    def __init__(self, model, kind: str, stage: Stage, jit_compile: bool = False,
                  seed: int = 0, **kwargs):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")

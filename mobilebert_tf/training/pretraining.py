@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from mobilebert_tf.distillation import losses
-from mobilebert_tf.distillation.schedule import Stage, all_groups
-from mobilebert_tf.models import MobileBertPretrainer
+from mobilebert_tf.training import losses
+from mobilebert_tf.training.parameter_groups import all_groups
+from mobilebert_tf.training.stage import Stage
 from mobilebert_tf.training.trainer import PRETRAINER_KEYS, StagedTrainer
 
 
 def pretraining_stage(num_layers: int, steps: int, learning_rate: float,
                       warmup_steps: int) -> Stage:
     """One stage training every group on MLM + NSP, warm-up then linear decay."""
-    return Stage(name="pretrain", steps=steps, distill_pretraining=True,
+    return Stage(name="pretrain", steps=steps,
                  lr_multipliers={g: 1.0 for g in all_groups(num_layers)},
                  learning_rate=learning_rate, warmup_steps=warmup_steps, decay="linear")
 
@@ -22,16 +22,12 @@ class PretrainingTrainer(StagedTrainer):
     Example:
     >>> model = MobileBertPretrainer(build_encoder("ib_bert_mini", num_layers=2))
     >>> trainer = PretrainingTrainer(model, [pretraining_stage(2, 100, 1e-3, 10)])
-    >>> trainer.compile(optimizer=create_optimizer("lamb", trainer_schedule(trainer.stages)))
+    >>> trainer.compile(optimizer=create_optimizer("lamb", schedule_for_stages(trainer.stages)))
     """
 
     def loss_terms(self, data, stage):
         outputs = self.model({k: data[k] for k in PRETRAINER_KEYS}, training=self.run_training)
-        return {
-            "mlm": losses.distillation_mlm_terms(outputs["mlm_logits"], None,
-                                                 data["masked_lm_ids"],
-                                                 data["masked_lm_weights"], alpha=1.0)[:1]
-            + ("predictions",),
-            "nsp": losses.nsp_terms(outputs["nsp_logits"], data["next_sentence_labels"])[:1]
-            + ("sequences",),
-        }
+        mlm, _ = losses.mlm_terms(outputs["mlm_logits"], data["masked_lm_ids"],
+                                  data["masked_lm_weights"])
+        nsp, _ = losses.nsp_terms(outputs["nsp_logits"], data["next_sentence_labels"])
+        return {"mlm": (mlm, "predictions"), "nsp": (nsp, "sequences")}

@@ -11,6 +11,7 @@ import tf_keras as keras
 from mobilebert_tf.encoder import INPUT_KEYS
 from mobilebert_tf.layers import dropout_seed
 from mobilebert_tf.models import MobileBertPretrainer
+from mobilebert_tf.training.parameter_groups import parameter_groups
 
 PRETRAINER_KEYS = INPUT_KEYS + ("masked_lm_positions",)
 # Global (all-replica) denominators of the losses; see `StagedTrainer.train_step`.
@@ -46,7 +47,7 @@ class StagedTrainer(keras.Model):
 
     Args:
         model: The `MobileBertPretrainer` being trained (the only thing checkpointed).
-        stages: list of `Stage`.
+        stages: list of `mobilebert_tf.training.stage.Stage`.
         jit_compile: Compile the forward and backward pass (not the optimizer update, which
             must all-reduce) with XLA.
         training: Run `model` with dropout (teacher pretraining: yes; distillation: no).
@@ -84,8 +85,6 @@ class StagedTrainer(keras.Model):
     def parameter_groups(self, model) -> dict:
         """`{group: [trainable variables]}` that stages address; the pretrainer's groups
         here, overridden by trainers of other models (fine-tuning)."""
-        # Imported here: mobilebert_tf.distillation imports this module.
-        from mobilebert_tf.distillation.weight_copy import parameter_groups
         return parameter_groups(model)
 
     @property

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from mobilebert_tf import MobileBertPretrainer, build_encoder
-from mobilebert_tf.training.records import synthetic_examples
+from mobilebert_tf.data.synthetic_records import synthetic_examples
 
 VOCAB, SEQ, PREDICTIONS = 100, 16, 3
 

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mobilebert_tf.distillation import (Distiller, Stage, copy_pretraining_weights,
-                                        make_schedule, parameter_groups)
+from mobilebert_tf.distillation import (Distiller, DistillStage, copy_pretraining_weights,
+                                        make_schedule)
 from mobilebert_tf.distillation import losses
+from mobilebert_tf.training import losses as hard_losses
+from mobilebert_tf.training.parameter_groups import parameter_groups
 from mobilebert_tf.training.loop import create_optimizer_slots, make_checkpoint
 from mobilebert_tf.training.optimizer import create_optimizer, schedule_for_stages
 
@@ -59,8 +61,8 @@ def test_pkt_lower_multiplier_scales_the_lower_layers_update(pair, batch):
     for multiplier in (1.0, 0.1):
         for w, value in zip(student.weights, initial):
             w.assign(value)
-        stages = [Stage("pkt_layer_1", 1, transfer_layers=(1,),
-                        lr_multipliers={"layer_1": 1.0, "layer_0": multiplier})]
+        stages = [DistillStage("pkt_layer_1", 1, transfer_layers=(1,),
+                               lr_multipliers={"layer_1": 1.0, "layer_0": multiplier})]
         before = _snapshot(student)
         _run_stage(_distiller(teacher, student, stages), 0, batch)
         after = _snapshot(student)
@@ -152,7 +154,7 @@ def test_logged_terms_equal_the_pure_losses(pair, batch):
     pd = losses.distillation_mlm_loss(s["mlm_logits"], t["mlm_logits"], batch["masked_lm_ids"],
                                       batch["masked_lm_weights"], alpha=0.5)
     assert float(logs["pd_mlm"]) == pytest.approx(float(pd), rel=1e-5)
-    nsp = losses.nsp_loss(s["nsp_logits"], batch["next_sentence_labels"])
+    nsp = hard_losses.nsp_loss(s["nsp_logits"], batch["next_sentence_labels"])
     assert float(logs["pd_nsp"]) == pytest.approx(float(nsp), rel=1e-5)
 
 
@@ -212,6 +214,6 @@ def test_bad_configurations_are_rejected(new_pretrainer):
     with pytest.raises(ValueError, match="layer_2"):
         Distiller(teacher, student, make_schedule("pkt", 3, 1, 1))
     with pytest.raises(ValueError, match="unknown parameter groups"):
-        Distiller(teacher, student, [Stage("x", 1, (0,), lr_multipliers={"layer_9": 1.0})])
+        Distiller(teacher, student, [DistillStage("x", 1, transfer_layers=(0,), lr_multipliers={"layer_9": 1.0})])
     with pytest.raises(ValueError, match="no loss term"):
-        Stage("x", 1, lr_multipliers={"layer_0": 1.0})
+        DistillStage("x", 1, lr_multipliers={"layer_0": 1.0})

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from mobilebert_tf.distillation import losses
+from mobilebert_tf.training import losses as hard_losses
 
 
 def test_parameter_free_layer_norm():
@@ -104,7 +105,7 @@ def test_mlm_loss_is_weighted_cross_entropy():
     weights = np.array([[1.0, 1.0, 0.0]], np.float32)  # third slot is padding
     lp = _log_softmax(logits)
     expected = -(lp[0, 0, 0] + lp[0, 1, 2]) / 2
-    assert float(losses.mlm_loss(logits, ids, weights)) == pytest.approx(expected, rel=1e-6)
+    assert float(hard_losses.mlm_loss(logits, ids, weights)) == pytest.approx(expected, rel=1e-6)
 
 
 def test_alpha_one_reduces_to_plain_mlm():
@@ -113,7 +114,7 @@ def test_alpha_one_reduces_to_plain_mlm():
     teacher = rng.normal(size=(2, 3, 7)).astype(np.float32)
     ids, weights = rng.integers(0, 7, size=(2, 3)), np.array([[1, 1, 0], [1, 0, 0]], np.float32)
     pd = losses.distillation_mlm_loss(student, teacher, ids, weights, alpha=1.0, temperature=3.0)
-    assert float(pd) == pytest.approx(float(losses.mlm_loss(student, ids, weights)), rel=1e-7)
+    assert float(pd) == pytest.approx(float(hard_losses.mlm_loss(student, ids, weights)), rel=1e-7)
 
 
 def test_pd_mixed_target_hand_computed():
@@ -140,4 +141,4 @@ def test_pd_needs_teacher_logits_unless_alpha_is_one():
 def test_nsp_loss_hand_computed():
     logits = np.array([[0.0, 0.0], [2.0, 0.0]], np.float32)
     expected = (math.log(2.0) + -_log_softmax([2.0, 0.0])[1]) / 2
-    assert float(losses.nsp_loss(logits, [1, 1])) == pytest.approx(expected, rel=1e-6)
+    assert float(hard_losses.nsp_loss(logits, [1, 1])) == pytest.approx(expected, rel=1e-6)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mobilebert_tf.distillation import copy_pretraining_weights, parameter_groups, relative_weights
-from mobilebert_tf.distillation.weight_copy import group_layers
+from mobilebert_tf.distillation import copy_pretraining_weights, relative_weights
+from mobilebert_tf.training.parameter_groups import group_layers, parameter_groups
 
 
 def test_relative_names_ignore_model_prefix(pair):
