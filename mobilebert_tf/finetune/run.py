@@ -291,6 +291,7 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
     if batch_size % strategy.num_replicas_in_sync:
         raise InputError(f"batch_size {batch_size} does not split over "
                          f"{strategy.num_replicas_in_sync} replicas.")
+    keras.utils.set_random_seed(config.seed)  # the head's initialization
     with strategy.scope():
         encoder = build_encoder(model_config)
         if task.kind == "span":
