@@ -8,17 +8,18 @@ Stages, each written under `work_dir/<stage>/` and skipped when rerun once done:
                (one document per scene / per movie); every 20th document held out
   2 vocab      a WordPiece vocab learned from that text (tensorflow-text)
   3 records    MLM + NSP TFRecords: train (dupe_factor maskings) and held-out
-  4 teacher    `tpu/train.py --mode teacher`: a small IB-BERT (`ib_bert_mini`), MLM + NSP
-  5 student    `tpu/train.py --mode distill`: a small MobileBERT (`mobilebert_mini`) by
+  4 teacher    `run.pretrain` (`--mode teacher`): a small IB-BERT (`ib_bert_mini`), MLM + NSP
+  5 student    `run.distill` (`--mode distill`): a small MobileBERT (`mobilebert_mini`) by
                progressive knowledge transfer, then pre-training distillation
-  6 finetune   `tpu/train.py --mode finetune --task sentiment` from the student
+  6 finetune   `run.finetune` (`--mode finetune`) on the sentiment task from the student
   7 export     SavedModel + float32 / float16 / dynamic-int8 / int8 `.tflite`, fidelity check
   8 accuracy   dev accuracy of the Keras model and of every `.tflite` on the whole dev split
   9 latency    the demo files timed side by side with full-size MobileBERT and BERT-base
  10 summary    `summary.md` / `summary.json`, loss-curve and latency plots
 
-The training stages run the same command lines a user runs on a TPU (printed before they
-start; each keeps its own log in `<stage>/train.log`). `--smoke` shrinks everything (CI).
+The training stages call `mobilebert_tf.run` in process, each printing the equivalent
+`tpu/train.py` command (the one to run on a TPU) and keeping its log in `<stage>/train.log`.
+`--smoke` shrinks everything (CI).
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import shlex
-import subprocess
 import sys
 import time
 from typing import Callable
@@ -78,10 +77,6 @@ class DemoConfig:
 
     def model_overrides(self, vocab_size: int) -> dict:
         return {"num_layers": self.num_layers, "vocab_size": vocab_size}
-
-    def overrides(self, vocab_size: int) -> str:
-        """`model_overrides` as `tpu/train.py --overrides`."""
-        return ",".join(f"{k}={v}" for k, v in self.model_overrides(vocab_size).items())
 
 
 SMOKE_CONFIG = DemoConfig(max_plays=2, max_review_movies=40, heldout_every=5, vocab_size=800,
@@ -150,7 +145,7 @@ class Pipeline:
         start = time.perf_counter()
         result = fn(stage_dir)
         result["seconds"] = round(time.perf_counter() - start, 1)
-        _write_json(done, {**result, "settings": dataclasses.asdict(self.config)})
+        write_json(done, {**result, "settings": dataclasses.asdict(self.config)})
         self.results[stage] = result
         print(f"[{index}/{self.num_stages}] {stage}: {result['seconds']:.0f} s", flush=True)
         return result
@@ -171,21 +166,30 @@ def native_logs_to(path: str):
             os.close(saved)
 
 
-def _write_json(path: str, value) -> None:
+def write_json(path: str, value) -> None:
     tmp = path + ".incomplete"
     with open(tmp, "w") as f:
         json.dump(value, f, indent=2)
     os.replace(tmp, path)
 
 
-def run_command(args: list[str]) -> None:
-    """Run `python -m <args>`, printing the command line; raise if it fails."""
-    command = [sys.executable, "-m", *args]
-    print("$ " + " ".join(shlex.quote(a) for a in ["python", "-m", *args]), flush=True)
-    completed = subprocess.run(command)
-    if completed.returncode:
-        raise RuntimeError(f"Stage command failed (exit {completed.returncode}); its log is "
-                           "in the stage directory's train.log.")
+def run_training(config):
+    """`mobilebert_tf.run.pretrain`, `distill` or `finetune` of `config`, in process: prints the
+    equivalent `tpu/train.py` command, shows a progress bar, logs to `<model_dir>/train.log`.
+    Resumes from `config.model_dir`; returns what the run function returns."""
+    import tf_keras as keras
+
+    from mobilebert_tf import run
+    from mobilebert_tf.run.command_line import command_line
+
+    train = {run.PretrainConfig: run.pretrain, run.DistillConfig: run.distill,
+             run.FinetuneConfig: run.finetune}[type(config)]
+    print("$ " + command_line(config), flush=True)
+    keras.backend.clear_session()  # each run starts from a fresh Keras state
+    with run.log_to_file(config.model_dir):
+        result = train(config)
+    keras.backend.clear_session()
+    return result
 
 
 # Stages -----------------------------------------------------------------------------------
@@ -238,12 +242,50 @@ def build_records(out: str, corpus: dict, vocab_file: str, config: DemoConfig) -
     return result
 
 
-def _train_flags(config: DemoConfig, records: dict, vocab_size: int, model_dir: str):
-    return ["--train_files", records["train"]["pattern"], "--seq_length",
-            str(config.seq_length), "--max_predictions", str(config.max_predictions),
-            "--batch_size", str(config.batch_size), "--overrides",
-            config.overrides(vocab_size), "--model_dir", model_dir, "--progress_bar",
-            "--log_every", "100", "--checkpoint_every", "250"]
+def _record_training(config: DemoConfig, train_files: str, vocab_size: int,
+                     model_dir: str) -> dict:
+    """The `RecordTrainingConfig` fields of every demo training run on the records."""
+    return dict(model_dir=model_dir, train_files=train_files,
+                overrides=config.model_overrides(vocab_size), seq_length=config.seq_length,
+                max_predictions=config.max_predictions, batch_size=config.batch_size,
+                log_every=100, checkpoint_every=250, progress=True)
+
+
+def teacher_config(out: str, train_files: str, vocab_size: int, config: DemoConfig):
+    """The teacher's `run.PretrainConfig`: `ib_bert_mini` on MLM + NSP."""
+    from mobilebert_tf import run
+
+    return run.PretrainConfig(preset=TEACHER_PRESET, steps=config.teacher_steps,
+                              learning_rate=config.teacher_learning_rate,
+                              warmup_steps=config.teacher_warmup_steps,
+                              **_record_training(config, train_files, vocab_size, out))
+
+
+def student_config(out: str, train_files: str, vocab_size: int, teacher: str,
+                   config: DemoConfig):
+    """The student's `run.DistillConfig`: `mobilebert_mini` by PKT from `teacher`, then PD."""
+    from mobilebert_tf import run
+
+    return run.DistillConfig(preset=STUDENT_PRESET, teacher_preset=TEACHER_PRESET,
+                             teacher_checkpoint=teacher, distill_strategy="pkt",
+                             transfer_steps=config.transfer_steps, pd_steps=config.pd_steps,
+                             learning_rate=config.distill_learning_rate,
+                             **_record_training(config, train_files, vocab_size, out))
+
+
+def finetune_config(out: str, student: str, vocab: dict, config: DemoConfig):
+    """The sentiment `run.FinetuneConfig` from `student`: `config.finetune_steps` steps
+    (checkpointed once, at the end), the best of the evaluations every
+    `finetune_eval_every` steps on 400 class-balanced dev examples."""
+    from mobilebert_tf import run
+
+    return run.FinetuneConfig(
+        task="sentiment", model_dir=out, preset=STUDENT_PRESET,
+        overrides=config.model_overrides(vocab["size"]), init_checkpoint=student,
+        vocab_file=vocab["file"], seq_length=config.seq_length, batch_size=config.batch_size,
+        learning_rate=config.finetune_learning_rate, steps=config.finetune_steps,
+        checkpoint_every=config.finetune_steps, log_every=100, progress=True,
+        eval_every=config.finetune_eval_every, max_eval_examples=400, balance_classes=True)
 
 
 def evaluate_pretrainer(preset: str, overrides: dict, checkpoint: str, records: dict,
@@ -252,76 +294,39 @@ def evaluate_pretrainer(preset: str, overrides: dict, checkpoint: str, records: 
     import tf_keras as keras
 
     from mobilebert_tf.config import get_preset
+    from mobilebert_tf.data.pretraining_dataset import pretraining_dataset
     from mobilebert_tf.encoder import build_encoder
     from mobilebert_tf.models import MobileBertPretrainer
     from mobilebert_tf.summary import parameter_counts
     from mobilebert_tf.training.evaluation import mlm_accuracy
     from mobilebert_tf.training.loop import restore_model
-    from mobilebert_tf.training.records import pretraining_dataset
 
     model = MobileBertPretrainer(build_encoder(get_preset(preset, **overrides)))
     model(model.example_inputs())
     restore_model(model, checkpoint)
     dataset = pretraining_dataset(records["heldout"]["pattern"], config.seq_length,
-                                  config.max_predictions, 64, repeat=False)
+                                  config.max_predictions, 64, shuffle=False, repeat=False)
     result = {"mlm_accuracy": mlm_accuracy(model, dataset), "params": parameter_counts(model)}
     del model
     keras.backend.clear_session()
     return result
 
 
-def train_teacher(out: str, records: dict, vocab_size: int, config: DemoConfig) -> dict:
-    run_command(["tpu.train", "--mode", "teacher", "--preset", TEACHER_PRESET,
-                 "--steps", str(config.teacher_steps),
-                 "--learning_rate", str(config.teacher_learning_rate),
-                 "--warmup_steps", str(config.teacher_warmup_steps),
-                 *_train_flags(config, records, vocab_size, out)])
-    return _pretrained("teacher", TEACHER_PRESET, out, records, vocab_size, config)
-
-
-def distill_student(out: str, records: dict, vocab_size: int, teacher: str,
-                    config: DemoConfig) -> dict:
-    run_command(["tpu.train", "--mode", "distill", "--preset", STUDENT_PRESET,
-                 "--teacher_preset", TEACHER_PRESET, "--teacher_checkpoint", teacher,
-                 "--distill_strategy", "pkt", "--transfer_steps", str(config.transfer_steps),
-                 "--pd_steps", str(config.pd_steps),
-                 "--learning_rate", str(config.distill_learning_rate),
-                 *_train_flags(config, records, vocab_size, out)])
-    return _pretrained("student", STUDENT_PRESET, out, records, vocab_size, config)
-
-
-def _pretrained(role: str, preset: str, checkpoint: str, records: dict, vocab_size: int,
-                config: DemoConfig) -> dict:
-    """The stage result of a trained pretrainer: checkpoint, held-out MLM accuracy, sizes."""
-    result = evaluate_pretrainer(preset, config.model_overrides(vocab_size), checkpoint,
-                                 records, config)
+def train_pretrainer(role: str, training_config, records: dict, config: DemoConfig) -> dict:
+    """Train `training_config` (a pretrainer: teacher or student), then its stage result:
+    checkpoint, held-out MLM accuracy, sizes."""
+    run_training(training_config)
+    result = evaluate_pretrainer(training_config.preset, training_config.overrides,
+                                 training_config.model_dir, records, config)
     print(f"{role} held-out MLM accuracy {result['mlm_accuracy']:.4f}")
-    return {"checkpoint": checkpoint, **result}
-
-
-def finetune_command(out: str, student: str, vocab: dict, config: DemoConfig) -> list[str]:
-    """`tpu.train --mode finetune` of the student on sentiment, for `config.finetune_steps`
-    (checkpointed once, at the end); callers add the evaluation flags."""
-    steps = str(config.finetune_steps)
-    return ["tpu.train", "--mode", "finetune", "--task", "sentiment",
-            "--preset", STUDENT_PRESET, "--overrides", config.overrides(vocab["size"]),
-            "--init_checkpoint", student, "--vocab_file", vocab["file"],
-            "--seq_length", str(config.seq_length), "--batch_size", str(config.batch_size),
-            "--learning_rate", str(config.finetune_learning_rate), "--steps", steps,
-            "--checkpoint_every", steps, "--model_dir", out, "--progress_bar",
-            "--log_every", "100"]
+    return {"checkpoint": training_config.model_dir, **result}
 
 
 def finetune(out: str, student: str, vocab: dict, config: DemoConfig) -> dict:
-    run_command([*finetune_command(out, student, vocab, config),
-                 "--eval_every", str(config.finetune_eval_every),
-                 "--max_eval_examples", "400", "--balance_classes"])
-    with open(os.path.join(out, "eval_results.json")) as f:
-        results = json.load(f)
-    print(f"best balanced-dev accuracy {results['best_score']:.4f} at step "
-          f"{results['best_step']}")
-    return {"model": os.path.join(out, "best", "model.keras"),
-            "best_dev_accuracy": results["best_score"], "best_step": results["best_step"]}
+    result = run_training(finetune_config(out, student, vocab, config))
+    print(f"best balanced-dev accuracy {result.best_score:.4f} at step {result.best_step}")
+    return {"model": result.files["keras"], "best_dev_accuracy": result.best_score,
+            "best_step": result.best_step}
 
 
 def _sentiment_inputs(split: str, vocab_file: str, seq_length: int):
@@ -338,7 +343,8 @@ def _sentiment_inputs(split: str, vocab_file: str, seq_length: int):
     return inputs, np.array([e.label for e in examples])
 
 
-def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig) -> dict:
+def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig,
+                 num_threads: int) -> dict:
     import tf_keras as keras
 
     from mobilebert_tf.export import exporter
@@ -353,14 +359,14 @@ def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig)
     with native_logs_to(os.path.join(out, "convert.log")):
         results = exporter.export(model, out, seq_length=config.seq_length,
                                   calibration=calibration, fidelity_examples=fidelity,
-                                  num_threads=FLAGS.num_threads)
+                                  num_threads=num_threads)
     keras.backend.clear_session()
     return {"files": {p: r["path"] for p, r in results.items()},
             "bytes": {p: r["bytes"] for p, r in results.items()}}
 
 
 def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
-                 config: DemoConfig) -> dict:
+                 config: DemoConfig, num_threads: int) -> dict:
     import numpy as np
     import tf_keras as keras
 
@@ -373,7 +379,7 @@ def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
     agreement = {}
     for precision, path in tflite_files.items():
         with open(path, "rb") as f:
-            outputs = tflite.run_tflite(f.read(), exporter.batches(inputs, 1), FLAGS.num_threads)
+            outputs = tflite.run_tflite(f.read(), exporter.batches(inputs, 1), num_threads)
         predicted = np.array([np.argmax(o["logits"][0]) for o in outputs])
         accuracy[precision] = float(np.mean(predicted == labels))
         agreement[precision] = float(np.mean(predicted == np.argmax(logits, -1)))
@@ -384,7 +390,7 @@ def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
     return {"examples": int(len(labels)), "accuracy": accuracy, "agreement": agreement}
 
 
-def time_latency(out: str, tflite_files: dict, config: DemoConfig) -> dict:
+def time_latency(out: str, tflite_files: dict, config: DemoConfig, num_threads: int) -> dict:
     from mobilebert_tf.export import benchmark
     from mobilebert_tf.export.reference import reference_suite
 
@@ -401,12 +407,12 @@ def time_latency(out: str, tflite_files: dict, config: DemoConfig) -> dict:
         models.update({name.replace("ours", "MobileBERT").replace("tfmg bert_base",
                                                                   "BERT-base"): content
                        for name, content in full.items()})
-    latencies = benchmark.time_models(models, FLAGS.num_threads, rounds=config.latency_rounds)
+    latencies = benchmark.time_models(models, num_threads, rounds=config.latency_rounds)
     baseline = "BERT-base float32" if config.full_size_latency else None
     table = benchmark.format_table(latencies, baseline)
     print(table)
     plot = benchmark.plot(latencies, os.path.join(out, "latency.png"))
-    return {"num_threads": FLAGS.num_threads, "rounds": config.latency_rounds,
+    return {"num_threads": num_threads, "rounds": config.latency_rounds,
             "latencies": [dataclasses.asdict(l) for l in latencies], "table": table,
             "plot": plot}
 
@@ -512,28 +518,31 @@ def pretraining_stages(work: Pipeline) -> tuple[dict, dict, dict]:
     corpus = work.run("corpus", lambda out: build_corpus(out, config))
     vocab = work.run("vocab", lambda out: build_vocab(out, corpus["files"]["train"], config))
     records = work.run("records", lambda out: build_records(out, corpus, vocab["file"], config))
-    teacher = work.run("teacher", lambda out: train_teacher(out, records, vocab["size"],
-                                                            config))
+    teacher = work.run("teacher", lambda out: train_pretrainer(
+        "teacher", teacher_config(out, records["train"]["pattern"], vocab["size"], config),
+        records, config))
     return vocab, records, teacher
 
 
-def run_demo(work_dir: str, config: DemoConfig) -> dict:
-    """All stages in order (skipping finished ones); returns every stage's result."""
+def run_demo(work_dir: str, config: DemoConfig, num_threads: int = 2) -> dict:
+    """All stages in order (skipping finished ones), TFLite with `num_threads` threads;
+    returns every stage's result."""
     work = Pipeline(work_dir, config, num_stages=len(STAGES) + 1)
     vocab, records, teacher = pretraining_stages(work)
-    student = work.run("student", lambda out: distill_student(
-        out, records, vocab["size"], teacher["checkpoint"], config))
+    student = work.run("student", lambda out: train_pretrainer("student", student_config(
+        out, records["train"]["pattern"], vocab["size"], teacher["checkpoint"], config),
+        records, config))
     tuned = work.run("finetune", lambda out: finetune(out, student["checkpoint"], vocab,
                                                       config))
     export = work.run("export", lambda out: export_model(out, tuned["model"], vocab["file"],
-                                                         config))
+                                                         config, num_threads))
     work.run("accuracy", lambda out: dev_accuracy(out, tuned["model"], export["files"],
-                                                  vocab["file"], config))
-    work.run("latency", lambda out: time_latency(out, export["files"], config))
+                                                  vocab["file"], config, num_threads))
+    work.run("latency", lambda out: time_latency(out, export["files"], config, num_threads))
     print(f"\n[{work.num_stages}/{work.num_stages}] summary", flush=True)
     os.makedirs(work.dir("summary"), exist_ok=True)  # always rewritten
     work.results["summary"] = write_summary(work.dir("summary"), work)
-    _write_json(os.path.join(work_dir, "summary.json"), work.results)
+    write_json(os.path.join(work_dir, "summary.json"), work.results)
     return work.results
 
 
@@ -541,7 +550,7 @@ def main(argv):
     del argv
     config = SMOKE_CONFIG if FLAGS.smoke else DemoConfig()
     start = time.perf_counter()
-    run_demo(FLAGS.work_dir, config)
+    run_demo(FLAGS.work_dir, config, FLAGS.num_threads)
     print(f"Demo finished in {(time.perf_counter() - start) / 60:.1f} min; everything is in "
           f"{FLAGS.work_dir}/ (summary: {FLAGS.work_dir}/summary/summary.md).")
 

@@ -145,9 +145,6 @@ MODE_FLAGS = {
 }
 REQUIRED = {"teacher": ("train_files",), "distill": ("train_files", "teacher_checkpoint"),
             "finetune": ("task", "init_checkpoint")}
-# Flag name -> config field name, where they differ.
-FIELDS = {"progress_bar": "progress", "debug_exit_after_steps": "exit_after_steps",
-          "num_train_epochs": "epochs"}
 
 
 def check_flags() -> None:
@@ -170,6 +167,7 @@ def check_flags() -> None:
 def config_values() -> dict:
     """The mode's config fields from the flags that are set."""
     from mobilebert_tf.config import parse_overrides
+    from mobilebert_tf.run.command_line import FIELDS  # flag -> field, where they differ
     values = {}
     for name in MODE_FLAGS[FLAGS.mode]:
         value = FLAGS[name].value

@@ -1,11 +1,16 @@
+import contextlib
+import io
+
 import pytest
 
-from mobilebert_tf.testing import run_module
+from mobilebert_tf.demo import SMOKE_CONFIG, run_demo
 
 
 @pytest.fixture(scope="session")
 def smoke_demo(tmp_path_factory):
-    """`python -m mobilebert_tf.demo --smoke` run once: (work_dir, its stdout)."""
+    """The demo at smoke sizes (`python -m mobilebert_tf.demo --smoke`), run once in process:
+    (work_dir, what it printed)."""
     work_dir = tmp_path_factory.mktemp("demo") / "work"
-    result = run_module("mobilebert_tf.demo", ["--smoke", "--work_dir", str(work_dir)])
-    return work_dir, result.stdout
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        run_demo(str(work_dir), SMOKE_CONFIG)
+    return work_dir, stdout.getvalue()

@@ -1,16 +1,18 @@
-"""`make demo`'s pipeline at smoke sizes (what CI runs): every stage writes its result, the
-summary reads them all, a rerun skips everything, and a stage made with other settings is
-refused."""
+"""`make demo`'s pipeline at smoke sizes (what CI runs), in process: every stage writes its
+result, the summary reads them all, a rerun skips everything, a stage made with other
+settings is refused, and the `tpu/train.py` commands it prints make the configs it runs."""
 
 import dataclasses
 import json
 import os
+import shlex
 
 import pytest
 
+from mobilebert_tf import demo
 from mobilebert_tf.demo import FIELD_STAGES, SMOKE_CONFIG, STAGES, DemoConfig, Pipeline
 from mobilebert_tf.export.tflite import PRECISIONS
-from mobilebert_tf.testing import run_module
+from mobilebert_tf.run.command_line import command_line
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -41,11 +43,11 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
 
 
 @pytest.mark.slow
-def test_smoke_demo_rerun_skips_finished_stages(smoke_demo):
+def test_smoke_demo_rerun_skips_finished_stages(smoke_demo, capsys):
     work_dir, _ = smoke_demo
     done = {s: os.path.getmtime(work_dir / s / "done.json") for s in STAGES}
-    rerun = run_module("mobilebert_tf.demo", ["--smoke", "--work_dir", str(work_dir)])
-    assert rerun.stdout.count("done before, skipped.") == len(STAGES)
+    demo.run_demo(str(work_dir), SMOKE_CONFIG)
+    assert capsys.readouterr().out.count("done before, skipped.") == len(STAGES)
     assert {s: os.path.getmtime(work_dir / s / "done.json") for s in STAGES} == done
 
 
@@ -67,3 +69,20 @@ def test_stages_made_with_other_settings_are_refused(tmp_path):
 def test_every_setting_belongs_to_a_stage():
     assert set(FIELD_STAGES) == {f.name for f in dataclasses.fields(DemoConfig)}
     assert set(FIELD_STAGES.values()) <= set(STAGES)
+
+
+def test_printed_commands_make_the_configs_the_demo_runs():
+    from tpu import train
+
+    vocab = {"file": "vocab.txt", "size": 800}
+    configs = (demo.teacher_config("teacher", "records/*", 800, SMOKE_CONFIG),
+               demo.student_config("student", "records/*", 800, "teacher", SMOKE_CONFIG),
+               demo.finetune_config("finetune", "student", vocab, SMOKE_CONFIG))
+    for config in configs:
+        command = command_line(config)
+        assert command.startswith("python -m tpu.train --mode ")
+        try:
+            train.FLAGS(shlex.split(command)[2:])  # argv[0] is tpu.train
+            assert type(config)(**train.config_values()) == config
+        finally:
+            train.FLAGS.unparse_flags()

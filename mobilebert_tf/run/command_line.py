@@ -1,0 +1,42 @@
+"""`command_line(config)`: the `python -m tpu.train` command equivalent to a run config, to
+print beside an in-process run (the command to use on a TPU). Never used to run anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from typing import Mapping
+
+from mobilebert_tf.finetune.run import FinetuneConfig
+from mobilebert_tf.run.configs import DistillConfig, PretrainConfig
+
+# tpu/train.py flag -> config field, where the names differ (the one copy of the mapping).
+FIELDS = {"progress_bar": "progress", "debug_exit_after_steps": "exit_after_steps",
+          "num_train_epochs": "epochs"}
+MODES = {PretrainConfig: "teacher", DistillConfig: "distill", FinetuneConfig: "finetune"}
+
+
+def command_line(config) -> str:
+    """`python -m tpu.train --mode M --field=value ...`: every field of `config` (a
+    `PretrainConfig`, `DistillConfig` or `FinetuneConfig`) that differs from its default."""
+    flag_names = {field: flag for flag, field in FIELDS.items()}
+    args = ["python", "-m", "tpu.train", "--mode", MODES[type(config)]]
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.default is not dataclasses.MISSING and value == field.default or (
+                field.default_factory is not dataclasses.MISSING
+                and value == field.default_factory()):
+            continue
+        flag = flag_names.get(field.name, field.name)
+        if isinstance(value, bool):
+            args.append(f"--{flag}" if value else f"--no{flag}")
+            continue
+        if isinstance(value, Mapping):
+            value = ",".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        elif value is None:  # init_checkpoint=None: random weights
+            value = "none"
+        args.append(f"--{flag}={value}")
+    return " ".join(shlex.quote(a) for a in args)
