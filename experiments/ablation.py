@@ -9,10 +9,13 @@ records, teacher) on the same `--work_dir`: done ones are reused, so the ablatio
 demo's data and teacher. Then, per seed and variant, under
 `<work_dir>/ablation/<variant>/seed_<s>/`:
 
-  student    `tpu/train.py` for B = num_layers * transfer_steps + pd_steps optimizer steps
-             (every variant the same B), then held-out MLM accuracy
-  finetune   `tpu/train.py --mode finetune --task sentiment` for a fixed budget; dev accuracy
-             of the final model (no best-of-N on dev) on the whole dev split
+  student    `run.distill` (`run.pretrain` for `none`) for B = num_layers * transfer_steps +
+             pd_steps optimizer steps (every variant the same B), then held-out MLM accuracy
+  finetune   `run.finetune` on the sentiment task for a fixed budget; dev accuracy of the
+             final model (no best-of-N on dev) on the whole dev split
+
+Each variant is the demo's student config (`demo.student_config`) with a few fields changed;
+every run is in process and prints its equivalent `tpu/train.py` command.
 
 Each has its `done.json` and is skipped when rerun. Writes `results.json`, `results.md` (table,
 the paper's three claims tested on the means, the command) and `ablation.png` to
@@ -23,7 +26,6 @@ paper.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shlex
 import statistics
@@ -32,7 +34,7 @@ import time
 
 from absl import app, flags
 
-from mobilebert_tf import demo
+from mobilebert_tf import demo, run
 from mobilebert_tf.demo import STUDENT_PRESET, TEACHER_PRESET, DemoConfig
 
 FLAGS = flags.FLAGS
@@ -81,37 +83,48 @@ def budget(config: DemoConfig) -> int:
     return config.num_layers * config.transfer_steps + config.pd_steps
 
 
-def variant_flags(variant: str, config: DemoConfig) -> dict:
-    """`tpu/train.py` flags that make `variant`, beyond data, sizes, seed and paths."""
+def variant_config(variant: str, student: run.DistillConfig):
+    """`student` (the demo's PKT + PD config) changed into `variant`, for the same number of
+    optimizer steps; `none` is a `run.PretrainConfig` of the same model on MLM + NSP."""
     check_variants([variant])
-    layers, steps = config.num_layers, budget(config)
-    learning_rate = {"learning_rate": config.distill_learning_rate}
+    layers = student.model_config().num_layers
+    steps = layers * student.transfer_steps + student.pd_steps
     if variant == "none":
-        return {"mode": "teacher", "preset": STUDENT_PRESET, "steps": steps, **learning_rate}
-    pkt = {"distill_strategy": "pkt", "transfer_steps": config.transfer_steps,
-           "pd_steps": config.pd_steps}
-    schedule = {
-        "pkt": pkt,
-        "jkt": {**pkt, "distill_strategy": "jkt",
-                "transfer_steps": layers * config.transfer_steps},
+        shared = {f.name: getattr(student, f.name)
+                  for f in dataclasses.fields(run.RecordTrainingConfig)}
+        return run.PretrainConfig(steps=steps, **shared)
+    return dataclasses.replace(student, **{
+        "pkt": {},
+        "jkt": {"distill_strategy": "jkt", "transfer_steps": layers * student.transfer_steps},
         "akt": {"distill_strategy": "akt", "transfer_steps": 0, "pd_steps": steps},
-        "pkt_no_at": {**pkt, "attention_transfer": False},
-        "pkt_no_fmt": {**pkt, "feature_map_transfer": False},
-        "pkt_no_pd": {**pkt, "transfer_steps": steps // layers, "pd_steps": 0},
-    }[variant]
-    return {"mode": "distill", "preset": STUDENT_PRESET, "teacher_preset": TEACHER_PRESET,
-            **schedule, **learning_rate}
+        "pkt_no_at": {"attention_transfer": False},
+        "pkt_no_fmt": {"feature_map_transfer": False},
+        "pkt_no_pd": {"transfer_steps": steps // layers, "pd_steps": 0},
+    }[variant])
 
 
-def variant_steps(variant: str, config: DemoConfig) -> int:
-    """Optimizer steps `tpu/train.py` takes with `variant_flags`, by train.py's own schedule."""
-    from mobilebert_tf.distillation.schedule import make_schedule, total_steps
+def trained_steps(training_config) -> int:
+    """Optimizer steps of a `run.PretrainConfig` or `run.DistillConfig`, by the schedule
+    `run.distill` builds."""
+    from mobilebert_tf.distillation.schedule import make_schedule
+    from mobilebert_tf.training.stage import total_steps
 
-    values = variant_flags(variant, config)
-    if values["mode"] == "teacher":
-        return values["steps"]
-    return total_steps(make_schedule(values["distill_strategy"], config.num_layers,
-                                     values["transfer_steps"], values["pd_steps"]))
+    if isinstance(training_config, run.PretrainConfig):
+        return training_config.steps
+    return total_steps(make_schedule(
+        training_config.distill_strategy, training_config.model_config().num_layers,
+        training_config.transfer_steps, training_config.pd_steps))
+
+
+def check_budgets(variants: list[str], config: DemoConfig) -> None:
+    """Every variant trains `budget(config)` steps (num_layers must divide it), checked on
+    the demo's student config before anything runs."""
+    student = demo.student_config("student", "records/*", config.vocab_size, "teacher", config)
+    for variant in variants:
+        steps = trained_steps(variant_config(variant, student))
+        if steps != budget(config):
+            raise ValueError(f"{variant} would train {steps} steps, not the budget "
+                             f"{budget(config)} (num_layers must divide it).")
 
 
 def check_variants(variants: list[str]) -> None:
@@ -132,44 +145,26 @@ def parse_seeds(values: list[str]) -> list[int]:
     return seeds
 
 
-def command_line(flag_values: dict) -> list[str]:
-    """{"pd_steps": 0, "attention_transfer": False} -> --pd_steps 0 --noattention_transfer."""
-    args = []
-    for name, value in flag_values.items():
-        if isinstance(value, bool):
-            args.append(f"--{name}" if value else f"--no{name}")
-        else:
-            args += [f"--{name}", str(value)]
-    return args
-
-
 # Stages of one (variant, seed) run ---------------------------------------------------------
 
 def train_student(out: str, variant: str, seed: int, records: dict, vocab_size: int,
                   teacher: str, config: DemoConfig) -> dict:
-    values = variant_flags(variant, config)
-    if values["mode"] == "distill":
-        values["teacher_checkpoint"] = teacher
-    demo.run_command(["tpu.train", *command_line(values), "--seed", str(seed),
-                      *demo._train_flags(config, records, vocab_size, out)])
-    accuracy = demo.evaluate_pretrainer(STUDENT_PRESET, config.model_overrides(vocab_size),
-                                        out, records, config)["mlm_accuracy"]
-    print(f"{variant}, seed {seed}: held-out MLM accuracy {accuracy:.4f}")
-    return {"checkpoint": out, "mlm_accuracy": accuracy}
+    student = demo.student_config(out, records["train"]["pattern"], vocab_size, teacher, config)
+    return demo.train_pretrainer(f"{variant}, seed {seed}:", variant_config(
+        variant, dataclasses.replace(student, seed=seed)), records, config)
 
 
 def finetune_student(out: str, student: str, vocab: dict, seed: int,
                      config: DemoConfig) -> dict:
     # Unlike the demo's stage: one evaluation, of the final model, on the whole dev split.
-    steps = str(config.finetune_steps)
-    demo.run_command([*demo.finetune_command(out, student, vocab, config),
-                      "--eval_every", steps, "--seed", str(seed)])
-    with open(os.path.join(out, "eval_results.json")) as f:
-        results = json.load(f)
-    if results["best_step"] != config.finetune_steps:
+    steps = config.finetune_steps
+    result = demo.run_training(dataclasses.replace(
+        demo.finetune_config(out, student, vocab, config), eval_every=steps,
+        max_eval_examples=None, balance_classes=False, seed=seed))
+    if result.best_step != steps:
         raise RuntimeError(f"{out}: expected one evaluation at step {steps}, found the best at "
-                           f"{results['best_step']}.")
-    accuracy = results["best_metrics"]["accuracy"]
+                           f"{result.best_step}.")
+    accuracy = result.best_metrics["accuracy"]
     print(f"dev accuracy {accuracy:.4f}")
     return {"dev_accuracy": accuracy}
 
@@ -180,10 +175,7 @@ def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
     `config` (the demo's, or with another step budget and fine-tuning), skipping finished
     ones; returns the teacher's result and one row per run."""
     check_variants(variants)
-    for variant in variants:
-        if variant_steps(variant, config) != budget(config):
-            raise ValueError(f"{variant} would train {variant_steps(variant, config)} steps, "
-                             f"not the budget {budget(config)} (num_layers must divide it).")
+    check_budgets(variants, config)
     work = demo.Pipeline(work_dir, demo_config, num_stages=4)
     vocab, records, teacher = demo.pretraining_stages(work)
     rows = []
@@ -191,11 +183,11 @@ def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
         for variant in variants:
             print(f"\n== {variant}, seed {seed} ({len(rows) + 1}/{len(seeds) * len(variants)}):"
                   f" {VARIANTS[variant]}", flush=True)
-            run = demo.Pipeline(os.path.join(work_dir, "ablation", variant, f"seed_{seed}"),
-                                config, num_stages=2)
-            student = run.run("student", lambda out: train_student(
+            pipeline = demo.Pipeline(os.path.join(work_dir, "ablation", variant,
+                                                  f"seed_{seed}"), config, num_stages=2)
+            student = pipeline.run("student", lambda out: train_student(
                 out, variant, seed, records, vocab["size"], teacher["checkpoint"], config))
-            tuned = run.run("finetune", lambda out: finetune_student(
+            tuned = pipeline.run("finetune", lambda out: finetune_student(
                 out, student["checkpoint"], vocab, seed, config))
             rows.append({"variant": variant, "seed": seed,
                          "mlm_accuracy": student["mlm_accuracy"],
@@ -316,7 +308,7 @@ def plot_results(summary: dict, references: dict, path: str) -> str:
 
 def write_results(output_dir: str, results: dict) -> None:
     os.makedirs(output_dir, exist_ok=True)
-    demo._write_json(os.path.join(output_dir, "results.json"), results)
+    demo.write_json(os.path.join(output_dir, "results.json"), results)
     text = results_markdown(results)
     with open(os.path.join(output_dir, "results.md"), "w") as f:
         f.write(text)
@@ -324,6 +316,21 @@ def write_results(output_dir: str, results: dict) -> None:
                   "dev_accuracy": ("majority class", results["majority_class_accuracy"])}
     plot_results(results["summary"], references, os.path.join(output_dir, "ablation.png"))
     print("\n" + text)
+
+
+def ablate(work_dir: str, demo_config: DemoConfig, config: DemoConfig, variants: list[str],
+           seeds: list[int], output_dir: str, command: str) -> dict:
+    """`run_ablation`, then its results (runs, summary, claims; `command` is how it was
+    started) written to `output_dir`; returns them."""
+    teacher, rows = run_ablation(work_dir, demo_config, config, variants, seeds)
+    summary = summarize(rows)
+    results = {"command": command, "config": dataclasses.asdict(config),
+               "budget_steps": budget(config), "seeds": seeds, "variants": variants,
+               "teacher_mlm_accuracy": teacher["mlm_accuracy"],
+               "majority_class_accuracy": majority_class_accuracy(), "runs": rows,
+               "summary": summary, "claims": evaluate_claims(summary)}
+    write_results(output_dir, results)
+    return results
 
 
 def main(argv):
@@ -345,16 +352,8 @@ def main(argv):
     except ValueError as e:
         raise app.UsageError(str(e)) from None
     start = time.perf_counter()
-    teacher, rows = run_ablation(FLAGS.work_dir, demo_config, config, variants, seeds)
-    summary = summarize(rows)
-    results = {"command": " ".join(["python -m experiments.ablation",
-                                    *map(shlex.quote, sys.argv[1:])]),
-               "config": dataclasses.asdict(config), "budget_steps": budget(config),
-               "seeds": seeds, "variants": variants,
-               "teacher_mlm_accuracy": teacher["mlm_accuracy"],
-               "majority_class_accuracy": majority_class_accuracy(), "runs": rows,
-               "summary": summary, "claims": evaluate_claims(summary)}
-    write_results(FLAGS.output_dir, results)
+    command = " ".join(["python -m experiments.ablation", *map(shlex.quote, sys.argv[1:])])
+    ablate(FLAGS.work_dir, demo_config, config, variants, seeds, FLAGS.output_dir, command)
     print(f"Ablation finished in {(time.perf_counter() - start) / 60:.1f} min; results in "
           f"{FLAGS.output_dir}/ (results.md, results.json, ablation.png).")
 

@@ -1,6 +1,7 @@
 """experiments/ablation.py: one compute budget for every variant, the claims read off the
-means, and a smoke run end to end (subprocess) that a rerun skips."""
+means, and a smoke run end to end (in process) that a rerun skips."""
 
+import dataclasses
 import glob
 import json
 import math
@@ -9,25 +10,29 @@ import os
 import pytest
 
 from experiments import ablation
-from mobilebert_tf.demo import SMOKE_CONFIG, DemoConfig
-from mobilebert_tf.testing import run_module
+from mobilebert_tf import demo, run
+from mobilebert_tf.demo import SMOKE_CONFIG, STUDENT_PRESET, DemoConfig
+from mobilebert_tf.run.command_line import command_line
 
 
 @pytest.mark.parametrize("config", [DemoConfig(), SMOKE_CONFIG], ids=["demo", "smoke"])
-@pytest.mark.parametrize("variant", list(ablation.VARIANTS))
-def test_every_variant_trains_the_budget(variant, config):
-    assert ablation.variant_steps(variant, config) == ablation.budget(config)
+def test_every_variant_trains_the_budget(config):
+    ablation.check_budgets(list(ablation.VARIANTS), config)
+    with pytest.raises(ValueError, match="pkt_no_pd would train 9 steps, not the budget 10"):
+        ablation.check_budgets(["pkt", "pkt_no_pd"], dataclasses.replace(
+            config, num_layers=3, transfer_steps=2, pd_steps=4))
 
 
-def test_variant_flags():
-    config = DemoConfig()
-    no_at = ablation.variant_flags("pkt_no_at", config)
-    assert no_at["attention_transfer"] is False and "feature_map_transfer" not in no_at
-    assert ablation.variant_flags("pkt_no_pd", config)["pd_steps"] == 0
-    none = ablation.variant_flags("none", config)
-    assert none["mode"] == "teacher" and "teacher_preset" not in none
-    assert ablation.command_line({"pd_steps": 0, "attention_transfer": False}) == [
-        "--pd_steps", "0", "--noattention_transfer"]
+def test_variant_configs():
+    student = demo.student_config("student", "records/*", 800, "teacher", DemoConfig())
+    no_at = ablation.variant_config("pkt_no_at", student)
+    assert no_at == dataclasses.replace(student, attention_transfer=False)
+    assert "--noattention_transfer" in command_line(no_at)
+    assert ablation.variant_config("pkt_no_pd", student).pd_steps == 0
+    none = ablation.variant_config("none", student)
+    assert isinstance(none, run.PretrainConfig) and none.preset == STUDENT_PRESET
+    assert (none.learning_rate, none.model_dir) == (student.learning_rate, student.model_dir)
+    assert command_line(none).startswith("python -m tpu.train --mode teacher ")
 
 
 def test_bad_variants_and_seeds_are_rejected():
@@ -54,15 +59,16 @@ def test_claims_are_read_off_the_means():
 
 
 @pytest.mark.slow
-def test_smoke_ablation_writes_results_and_reruns_skip(smoke_demo, tmp_path):
+def test_smoke_ablation_writes_results_and_reruns_skip(smoke_demo, tmp_path, capsys):
     work_dir, output_dir = smoke_demo[0], tmp_path / "out"  # reuses the demo's teacher
+    command = "python -m experiments.ablation --smoke --seeds 0 --variants pkt,none"
 
-    def run():
-        return run_module("experiments.ablation", [
-            "--smoke", "--seeds", "0", "--variants", "pkt,none", "--work_dir", str(work_dir),
-            "--output_dir", str(output_dir)])
+    def ablate():
+        ablation.ablate(str(work_dir), SMOKE_CONFIG, SMOKE_CONFIG, ["pkt", "none"], [0],
+                        str(output_dir), command)
+        return capsys.readouterr().out
 
-    run()
+    assert "$ python -m tpu.train --mode teacher" in ablate()  # the `none` variant
     with open(output_dir / "results.json") as f:
         results = json.load(f)
     assert [(r["variant"], r["seed"]) for r in results["runs"]] == [("pkt", 0), ("none", 0)]
@@ -70,7 +76,7 @@ def test_smoke_ablation_writes_results_and_reruns_skip(smoke_demo, tmp_path):
         for metric in ("mlm_accuracy", "dev_accuracy"):
             assert math.isfinite(r[metric]) and 0.0 <= r[metric] <= 1.0
     assert 0.5 <= results["majority_class_accuracy"] < 1.0
-    assert results["command"].startswith("python -m experiments.ablation --smoke")
+    assert results["command"] == command
     table = (output_dir / "results.md").read_text()
     assert "| pkt |" in table and "| none |" in table and results["command"] in table
     assert (output_dir / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -78,6 +84,5 @@ def test_smoke_ablation_writes_results_and_reruns_skip(smoke_demo, tmp_path):
     done = sorted(glob.glob(str(work_dir / "ablation" / "*" / "seed_0" / "*" / "done.json")))
     assert len(done) == 4  # student and finetune of both variants
     mtimes = [os.path.getmtime(p) for p in done]
-    rerun = run()
-    assert rerun.stdout.count("done before, skipped.") == 4 + 4  # demo stages 1-4, then runs
+    assert ablate().count("done before, skipped.") == 4 + 4  # demo stages 1-4, then runs
     assert [os.path.getmtime(p) for p in done] == mtimes
