@@ -96,11 +96,11 @@ def _read_positions(prefix: str) -> np.ndarray | None:
         else None
 
 
-def _loop_ends(start: int, stage_end: int, boundaries: Sequence[int],
+def _loop_ends(start: int, steps_per_loop: int, boundaries: Sequence[int],
                periods: Sequence[int]) -> int:
-    """The first step after `start` where a host loop must end: the stage's end, another
-    boundary, or a multiple of a period (steps per loop, checkpoints, hooks)."""
-    end = min([stage_end] + [b for b in boundaries if b > start])
+    """Where the host loop from `start` ends: after `steps_per_loop` steps, or earlier at
+    the next boundary (stage ends, exit step) or multiple of a period (checkpoints, hooks)."""
+    end = min([start + steps_per_loop] + [b for b in boundaries if b > start])
     for period in periods:
         end = min(end, (start // period + 1) * period)
     return end
@@ -208,7 +208,7 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
     logs, t0, steps_timed = {}, time.time(), 0
     bar = tqdm.tqdm(total=last_step, initial=resume.step, unit="step",
                     disable=not (progress and chief), dynamic_ncols=True)
-    periods = [checkpoint_every, steps_per_loop] + [hook.steps for hook in hooks]
+    periods = [checkpoint_every] + [hook.steps for hook in hooks]
     boundaries = ends + ([exit_after_steps] if exit_after_steps else [])
     stage_index, _ = stage_at(stages, resume.step)
     while int(step) < last_step:
@@ -219,7 +219,7 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
                      stage.name, ends[stage_index] - int(step), int(step))
         while int(step) < ends[stage_index]:
             start = int(step)
-            current = _loop_ends(start, ends[stage_index], boundaries, periods)
+            current = _loop_ends(start, steps_per_loop, boundaries, periods)
             outputs, first_bad = run_steps(iterator, tf.constant(current - start))
             logs = {k: v.numpy() for k, v in outputs.items()}
             if int(first_bad) >= 0:

@@ -1,4 +1,5 @@
-"""The checkpointed loop in-process: NaN guard keeps the last good checkpoint."""
+"""The checkpointed loop in-process: NaN guard keeps the last good checkpoint, host loops end
+at checkpoints and stage ends."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from mobilebert_tf import MobileBertPretrainer, build_encoder
 from mobilebert_tf.training import loop
 from mobilebert_tf.training.optimizer import create_optimizer, schedule_for_stages
 from mobilebert_tf.training.pretraining import PretrainingTrainer, pretraining_stage
-from mobilebert_tf.training.records import synthetic_examples
+from mobilebert_tf.data.synthetic_records import synthetic_examples
 
 
 def _dataset(skip_batches, nan_from_batch):
@@ -34,17 +35,32 @@ def _dataset(skip_batches, nan_from_batch):
     return dataset.map(poison).skip(skip_batches)
 
 
-def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
+@pytest.mark.parametrize("steps_per_loop", [1, 2])
+def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path, steps_per_loop):
     model = MobileBertPretrainer(build_encoder("mobilebert_mini", num_layers=1, vocab_size=100))
     model(model.example_inputs())
     stages = [pretraining_stage(1, 10, 1e-3, 0)]
     trainer = PretrainingTrainer(model, stages)
     trainer.compile(optimizer=create_optimizer("lamb", schedule_for_stages(stages)))
+    # With 2 steps per host call, steps 3-4 run in one call: the NaN of step 3 is reported
+    # after it, and nothing of that call is saved.
     with pytest.raises(FloatingPointError, match=r"Non-finite loss at step 3 .*ckpt-2"):
-        loop.train(trainer, lambda skip: _dataset(skip, nan_from_batch=2),
-                   tf.distribute.get_strategy(), str(tmp_path), checkpoint_every=1)
+        loop.train(trainer, lambda context, resume: _dataset(resume.step, nan_from_batch=2),
+                   tf.distribute.get_strategy(), str(tmp_path), checkpoint_every=2,
+                   steps_per_loop=steps_per_loop)
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-2")
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path)))
     assert all(np.all(np.isfinite(reader.get_tensor(n)))
                for n, _ in tf.train.list_variables(str(tmp_path)) if n.startswith("model/"))
     assert tf.io.gfile.glob(str(tmp_path / "summaries" / "*"))
+
+
+def test_host_loops_end_at_stage_ends_checkpoints_hooks_and_the_exit_step():
+    # 7 steps per loop, stages of 3 + 3 + 4 steps, checkpoints every 4, a hook every 5.
+    start, loops = 0, []
+    while start < 10:
+        start = loop._loop_ends(start, 7, [3, 6, 10], [4, 5])
+        loops.append(start)
+    assert loops == [3, 4, 5, 6, 8, 10]
+    assert loop._loop_ends(0, 7, [100, 30], [1000]) == 7
+    assert loop._loop_ends(28, 7, [100, 30], [1000]) == 30  # the exit step

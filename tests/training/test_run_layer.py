@@ -1,0 +1,114 @@
+"""The run layer in process (`mobilebert_tf.run`): every path on `ram://` (TensorFlow's
+in-memory filesystem, which `gs://` shares its file API with), host loops of any length, and
+bad input refused before anything is built."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mobilebert_tf import run
+from mobilebert_tf.data.synthetic_records import synthetic_examples, write_pretraining_records
+from mobilebert_tf.errors import InputError
+
+SEQ, PREDICTIONS, VOCAB = 32, 5, 1000
+MODEL = dict(overrides={"num_layers": 2, "vocab_size": VOCAB}, seq_length=SEQ,
+             max_predictions=PREDICTIONS, batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def bucket():
+    """A module-wide `ram://` "bucket" with two record files."""
+    root = "ram://run-layer-test"
+    for i in range(2):
+        write_pretraining_records(f"{root}/records/train-{i}.tfrecord",
+                                  synthetic_examples(96, SEQ, PREDICTIONS, VOCAB, seed=i))
+    return root
+
+
+@pytest.fixture(scope="module")
+def teacher(bucket):
+    config = run.PretrainConfig(model_dir=f"{bucket}/teacher", preset="ib_bert_mini",
+                                train_files=f"{bucket}/records/*.tfrecord", steps=4,
+                                checkpoint_every=4, **MODEL)
+    assert run.pretrain(config)["step"] == 4
+    return config
+
+
+def distill_config(bucket, teacher, name, **changes):
+    values = dict(preset="mobilebert_mini", teacher_preset="ib_bert_mini",
+                  teacher_checkpoint=teacher.model_dir, train_files=teacher.train_files,
+                  transfer_steps=3, pd_steps=4, lower_multiplier=0.1, checkpoint_every=4,
+                  **MODEL)
+    return run.DistillConfig(model_dir=f"{bucket}/{name}", **{**values, **changes})
+
+
+def checkpoint_values(model_dir):
+    reader = tf.compat.v1.train.NewCheckpointReader(tf.train.latest_checkpoint(model_dir))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name.startswith(("model/", "optimizer/", "data_positions"))}
+
+
+def test_steps_per_loop_1_and_7_end_with_identical_weights(bucket, teacher):
+    # PKT stages of 3 + 3 steps and PD of 4; 7 steps per host call still stops at every stage
+    # end and checkpoint (steps 4, 8 and 10), so both runs apply the same 10 updates.
+    runs = {}
+    for steps_per_loop in (1, 7):
+        config = distill_config(bucket, teacher, f"loop{steps_per_loop}",
+                                steps_per_loop=steps_per_loop)
+        assert run.distill(config)["step"] == 10
+        assert sorted(tf.io.gfile.glob(f"{config.model_dir}/ckpt-*.index")) == [
+            f"{config.model_dir}/ckpt-{n}.index" for n in (10, 4, 8)]
+        runs[steps_per_loop] = checkpoint_values(config.model_dir)
+    assert runs[1].keys() == runs[7].keys() and len(runs[1]) > 50
+    for name in runs[1]:
+        np.testing.assert_array_equal(runs[7][name], runs[1][name], err_msg=name)
+    np.testing.assert_array_equal(runs[1]["data_positions/.ATTRIBUTES/VARIABLE_VALUE"],
+                                  [[0, 0, 79]])  # 10 steps x 8 records, in window 0
+
+
+def test_a_longer_run_continues_the_data_order_where_the_shorter_one_stopped(bucket,
+                                                                             teacher):
+    # The resumed run reads on from the checkpointed position: after 10 steps in all it has
+    # read what one 10-step run read.
+    short = distill_config(bucket, teacher, "short", pd_steps=1)
+    assert run.distill(short)["step"] == 7
+    resumed = run.distill(dataclasses.replace(short, pd_steps=4))
+    assert resumed["step"] == 10
+    reference = checkpoint_values(distill_config(bucket, teacher, "loop1").model_dir)
+    values = checkpoint_values(short.model_dir)
+    name = "data_positions/.ATTRIBUTES/VARIABLE_VALUE"
+    np.testing.assert_array_equal(values[name], reference[name])
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(steps_per_loop=0), "steps_per_loop must be a positive integer or None; got "
+                             "steps_per_loop=0"),
+    (dict(distill_strategy="bkt"), "distill_strategy must be one of .*got distill_strategy="
+                                   "'bkt'"),
+    (dict(mixed_precision="mixed_float16"), "mixed_float16.*overflows the NoNorm"),
+    (dict(overrides={"num_layers": 0}), "MobileBertConfig.num_layers must be a positive int"),
+    (dict(seq_length=600), "seq_length must be at most the model's max_position \\(512\\)"),
+    (dict(teacher_checkpoint=""), "teacher_checkpoint must be a checkpoint directory"),
+])
+def test_bad_settings_are_refused_when_the_config_is_made(bucket, teacher, changes, message):
+    values = {**MODEL, **changes}
+    with pytest.raises(InputError, match=message):
+        run.DistillConfig(model_dir=f"{bucket}/bad", train_files=teacher.train_files,
+                          **{"teacher_checkpoint": teacher.model_dir, **values})
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(train_files="ram://no-such-bucket/records/*.tfrecord"),
+     "No pretraining records match 'ram://no-such-bucket/records/\\*.tfrecord'"),
+    (dict(teacher_checkpoint="ram://no-such-bucket/teacher"),
+     "No checkpoint at 'ram://no-such-bucket/teacher'"),
+    (dict(max_predictions=7), "has seq_length 32 and max_predictions 5, but seq_length=32 and "
+                              "max_predictions=7"),
+])
+def test_bad_inputs_are_refused_before_anything_is_built(bucket, teacher, changes, message):
+    config = dataclasses.replace(distill_config(bucket, teacher, "refused"), **changes)
+    with pytest.raises(InputError, match=message):
+        run.distill(config)
+    assert not tf.io.gfile.glob(f"{config.model_dir}/ckpt-*")
