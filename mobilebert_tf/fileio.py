@@ -1,0 +1,99 @@
+"""File I/O through `tf.io.gfile`, so every path may be local, `gs://...` or `ram://...`.
+
+Filesystem errors come back as Python's: a missing file raises `FileNotFoundError`, any
+other failure `OSError`, so callers catch them as they would for a local file.
+
+Example:
+>>> write_json("ram://doc/run/best.json", {"step": 3})
+'ram://doc/run/best.json'
+>>> read_json("ram://doc/run/best.json")
+{'step': 3}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+import tensorflow as tf
+
+
+@contextlib.contextmanager
+def _os_errors(path: str):
+    try:
+        yield
+    except tf.errors.NotFoundError:
+        raise FileNotFoundError(f"No such file or directory: {path!r}") from None
+    except tf.errors.OpError as e:
+        raise OSError(f"{path!r}: {e.message}") from None
+
+
+def read_bytes(path: str) -> bytes:
+    with _os_errors(path), tf.io.gfile.GFile(path, "rb") as f:
+        return f.read()
+
+
+def read_text(path: str) -> str:
+    """The UTF-8 text of `path` (a `UnicodeDecodeError` if it is not UTF-8)."""
+    return read_bytes(path).decode("utf-8")
+
+
+def read_json(path: str):
+    return json.loads(read_text(path))
+
+
+def write_bytes(path: str, data: bytes) -> str:
+    """Write `data` to `path`, creating its directory, through a temporary name so a crash
+    never leaves a truncated file behind; returns `path`."""
+    tmp = path + ".incomplete"
+    with _os_errors(path):
+        if os.path.dirname(path):
+            tf.io.gfile.makedirs(os.path.dirname(path))
+        with tf.io.gfile.GFile(tmp, "wb") as f:
+            f.write(data)
+        tf.io.gfile.rename(tmp, path, overwrite=True)
+    return path
+
+
+def write_text(path: str, text: str) -> str:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str, value, indent: int = 2) -> str:
+    return write_text(path, json.dumps(value, indent=indent, ensure_ascii=False))
+
+
+def write_figure(fig, path: str, dpi: int = 100) -> str:
+    """A matplotlib figure as PNG at `path` (rendered in memory: matplotlib writes only
+    local files)."""
+    import io
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return write_bytes(path, buffer.getvalue())
+
+
+def glob(pattern: str) -> list[str]:
+    """Sorted paths matching `pattern` (an empty list when its directory does not exist)."""
+    try:
+        return sorted(tf.io.gfile.glob(pattern))
+    except tf.errors.NotFoundError:
+        return []
+
+
+def checkpoint_prefix(path: str) -> str | None:
+    """The checkpoint prefix at `path`: `path` itself when `path.index` exists, or a
+    directory's latest checkpoint; None when there is none."""
+    with _os_errors(path):
+        # The prefix first: `ram://` calls every string prefix of a file a directory.
+        if tf.io.gfile.exists(path + ".index"):
+            return path
+        prefix = tf.train.latest_checkpoint(path) if tf.io.gfile.isdir(path) else None
+        return prefix if prefix and tf.io.gfile.exists(prefix + ".index") else None
+
+
+def checkpoint_reader(prefix: str):
+    """A `CheckpointReader` of the checkpoint `prefix` (`tf.train.load_checkpoint` takes a
+    `ram://` prefix for a directory, see above)."""
+    with _os_errors(prefix):
+        return tf.compat.v1.train.NewCheckpointReader(prefix)
