@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from mobilebert_tf import fileio
 from mobilebert_tf.config import get_preset
 from mobilebert_tf.convert import exporter, importer, name_maps
 from mobilebert_tf.testing import encoder_inputs
@@ -59,15 +60,13 @@ def convert(source_format: str, source: str, preset: str, output_dir: str,
     config = get_preset(preset, **(overrides or {}))
     model, report = importer.load_checkpoint(source_format, source, config, with_heads)
     log(report.summary())
-    os.makedirs(output_dir, exist_ok=True)
+    tf.io.gfile.makedirs(output_dir)
     encoder = model.encoder if with_heads else model
     checkpoint = exporter.save_tf2_checkpoint(model, output_dir)
     saved_model = exporter.save_encoder_saved_model(encoder, os.path.join(output_dir,
                                                                           "saved_model"))
-    with open(os.path.join(output_dir, "config.json"), "w") as f:
-        json.dump(config.to_dict(), f, indent=2)
-    with open(os.path.join(output_dir, "import_report.json"), "w") as f:
-        f.write(report.to_json())
+    fileio.write_json(os.path.join(output_dir, "config.json"), config.to_dict())
+    fileio.write_text(os.path.join(output_dir, "import_report.json"), report.to_json())
 
     inputs = encoder_inputs(2, min(16, config.max_position), config.vocab_size, lengths=None)
     expected = encoder(inputs)["sequence_output"].numpy()

@@ -34,7 +34,8 @@ def foreign_arrays(model: keras.Model, target_format: str,
 
 def write_tf1_checkpoint(arrays: dict[str, np.ndarray], prefix: str) -> str:
     """Save `arrays` as TF1 variables of those exact names (`tf.compat.v1.train.Saver`)."""
-    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+    if os.path.dirname(prefix):
+        tf.io.gfile.makedirs(os.path.dirname(prefix))
     with tf.Graph().as_default():
         variables = {name: tf.compat.v1.Variable(value, name=name)
                      for name, value in arrays.items()}

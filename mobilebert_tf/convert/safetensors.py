@@ -13,6 +13,8 @@ import struct
 
 import numpy as np
 
+from mobilebert_tf import fileio
+
 # safetensors dtype name -> numpy dtype (little-endian). BF16 has no numpy dtype: it is read
 # as its 16 raw bits and widened to float32 (exact: bf16 is the top half of a float32).
 _DTYPES = {
@@ -30,19 +32,17 @@ class SafetensorsError(ValueError):
     """The file is not a well-formed safetensors file."""
 
 
-def read_header(path: str) -> tuple[dict, int]:
-    """`(header without __metadata__, byte offset of the data buffer)`."""
-    with open(path, "rb") as f:
-        prefix = f.read(8)
-        if len(prefix) != 8:
-            raise SafetensorsError(f"{path}: too short to be a safetensors file.")
-        (length,) = struct.unpack("<Q", prefix)
-        if length > _MAX_HEADER:
-            raise SafetensorsError(f"{path}: header length {length} is implausible; not a "
-                                   "safetensors file?")
-        raw = f.read(length)
+def read_header(raw: bytes, path: str) -> tuple[dict, int]:
+    """`(header without __metadata__, byte offset of the data buffer)` of the file `raw`
+    read from `path`."""
+    if len(raw) < 8:
+        raise SafetensorsError(f"{path}: too short to be a safetensors file.")
+    (length,) = struct.unpack("<Q", raw[:8])
+    if length > _MAX_HEADER:
+        raise SafetensorsError(f"{path}: header length {length} is implausible; not a "
+                               "safetensors file?")
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = json.loads(raw[8:8 + length].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise SafetensorsError(f"{path}: header is not JSON ({error}).") from None
     header.pop("__metadata__", None)
@@ -51,10 +51,9 @@ def read_header(path: str) -> tuple[dict, int]:
 
 def read_safetensors(path: str) -> dict[str, np.ndarray]:
     """Every tensor of a safetensors file as a numpy array (BF16 widened to float32)."""
-    header, start = read_header(path)
-    with open(path, "rb") as f:
-        f.seek(start)
-        buffer = f.read()
+    raw = fileio.read_bytes(path)
+    header, start = read_header(raw, path)
+    buffer = memoryview(raw)[start:]
     tensors = {}
     for name, info in header.items():
         dtype_name, shape = info["dtype"], tuple(info["shape"])
@@ -95,9 +94,4 @@ def write_safetensors(path: str, tensors: dict[str, np.ndarray],
         offset += len(data)
     raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
     raw += b" " * (-len(raw) % 8)  # align the buffer to 8 bytes, as the reference does
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        for chunk in chunks:
-            f.write(chunk)
-    return path
+    return fileio.write_bytes(path, b"".join([struct.pack("<Q", len(raw)), raw, *chunks]))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
+from mobilebert_tf import fileio
 from mobilebert_tf.convert import name_maps
 from mobilebert_tf.convert.safetensors import read_safetensors
 
@@ -27,21 +29,13 @@ class Source:
     read: Callable[[str], np.ndarray]
 
 
-def _checkpoint_prefix(path: str) -> str:
-    if tf.io.gfile.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
-        if latest is None:
-            raise FileNotFoundError(f"No TensorFlow checkpoint in directory {path!r}.")
-        return latest
-    if not tf.io.gfile.exists(path + ".index"):
-        raise FileNotFoundError(f"No TensorFlow checkpoint at {path!r} (no {path}.index).")
-    return path
-
-
 def read_tf_checkpoint(path: str, source_format: str) -> Source:
     """A TF1 name-based or TF2 object-based checkpoint (prefix or directory)."""
-    prefix = _checkpoint_prefix(path)
-    reader = tf.train.load_checkpoint(prefix)
+    prefix = fileio.checkpoint_prefix(path)
+    if prefix is None:
+        raise FileNotFoundError(f"No TensorFlow checkpoint at {path!r} (neither a prefix with "
+                                "a .index file nor a directory holding a checkpoint).")
+    reader = fileio.checkpoint_reader(prefix)
     keys = {key: tuple(shape) for key, shape in reader.get_variable_to_shape_map().items()
             if key != _OBJECT_GRAPH_KEY}
     if source_format == "tfmg":
@@ -60,7 +54,8 @@ def _read_torch(path: str) -> dict[str, np.ndarray]:
         raise ImportError(f"Reading {path} needs PyTorch, which is not installed. Convert it "
                           "to .safetensors elsewhere (or install torch), then pass that file."
                           ) from None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = torch.load(io.BytesIO(fileio.read_bytes(path)), map_location="cpu",
+                       weights_only=True)
     return {name: value.float().numpy() if value.is_floating_point() else value.numpy()
             for name, value in state.items()}
 
@@ -69,12 +64,13 @@ def read_hf(path: str) -> Source:
     """A Hugging Face state dict: a `.safetensors` file, a `.bin` (needs torch), or a
     directory holding `model.safetensors` or `pytorch_model.bin`. Names of a bare
     `MobileBertModel` (no `mobilebert.` prefix) are given the prefix."""
-    if os.path.isdir(path):
-        found = [os.path.join(path, f) for f in _HF_FILES if os.path.exists(os.path.join(path, f))]
+    if tf.io.gfile.isdir(path):
+        found = [os.path.join(path, f) for f in _HF_FILES
+                 if tf.io.gfile.exists(os.path.join(path, f))]
         if not found:
             raise FileNotFoundError(f"No {' or '.join(_HF_FILES)} in {path!r}.")
         path = found[0]
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"No Hugging Face weights file at {path!r}.")
     arrays = read_safetensors(path) if path.endswith(".safetensors") else _read_torch(path)
     if not any(name.startswith("mobilebert.") for name in arrays):

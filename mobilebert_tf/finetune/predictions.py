@@ -11,11 +11,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Sequence
 
 import numpy as np
+
+from mobilebert_tf import fileio
 
 
 def glue_rows(labels: Sequence[str], predictions, is_regression: bool) -> list[str]:
@@ -30,13 +30,9 @@ def write_glue_tsv(path: str, indices: Sequence[int], predictions, labels: Seque
     """Write a GLUE submission file; returns `path`."""
     if len(indices) != len(predictions):
         raise ValueError(f"{len(indices)} indices for {len(predictions)} predictions.")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     rows = glue_rows(labels, predictions, is_regression)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("index\tprediction\n")
-        for index, row in zip(indices, rows):
-            f.write(f"{int(index)}\t{row}\n")
-    return path
+    return fileio.write_text(path, "".join(["index\tprediction\n"] + [
+        f"{int(index)}\t{row}\n" for index, row in zip(indices, rows)]))
 
 
 def example_indices(examples) -> list[int]:
@@ -45,9 +41,3 @@ def example_indices(examples) -> list[int]:
     not shift the rows after it."""
     return [int(e.guid.rsplit("-", 1)[1]) for e in examples]
 
-
-def write_json(path: str, values: dict) -> str:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(values, f, indent=2, ensure_ascii=False)
-    return path

@@ -2,9 +2,11 @@
 `--mode distill` writes it, and subprocess runs of `tpu/train.py --mode finetune`."""
 
 import json
+import os
 
 import pytest
 
+from mobilebert_tf import fileio
 from mobilebert_tf.testing import run_train_script
 
 MRPC_PAIRS = [
@@ -22,8 +24,32 @@ MRPC_PAIRS = [
 
 
 def _write(path, lines):
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    fileio.write_text(str(path), "\n".join(lines) + "\n")
+
+
+def write_mrpc(root: str) -> str:
+    """MRPC's layout in `root` (any `tf.io.gfile` path): `Quality #1 ID #2 ID #1 String
+    #2 String`; test has `index` first."""
+    header = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String"
+    rows = [f"{q}\t{100 + i}\t{200 + i}\t{a}\t{b}" for i, (a, b, q) in enumerate(MRPC_PAIRS)]
+    _write(os.path.join(root, "train.tsv"), [header] + rows * 4)
+    _write(os.path.join(root, "dev.tsv"), [header] + rows)
+    _write(os.path.join(root, "test.tsv"), ["index\t#1 ID\t#2 ID\t#1 String\t#2 String"]
+           + [f"{i}\t{100 + i}\t{200 + i}\t{a}\t{b}" for i, (a, b, _) in enumerate(MRPC_PAIRS)])
+    return root
+
+
+def save_init_checkpoint(root: str) -> str:
+    """A `mobilebert_mini` (2 layers) pretrainer saved in `root` as the training loop
+    saves it."""
+    import tensorflow as tf
+
+    from mobilebert_tf.encoder import build_encoder
+    from mobilebert_tf.models import MobileBertPretrainer
+    model = MobileBertPretrainer(build_encoder("mobilebert_mini", num_layers=2))
+    model(model.example_inputs())
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=model), root, 1).save(7)
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -34,15 +60,13 @@ def run_train():
 
 @pytest.fixture(scope="session")
 def mrpc_dir(tmp_path_factory):
-    """MRPC's layout: `Quality #1 ID #2 ID #1 String #2 String`; test has `index` first."""
-    root = tmp_path_factory.mktemp("MRPC")
-    header = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String"
-    rows = [f"{q}\t{100 + i}\t{200 + i}\t{a}\t{b}" for i, (a, b, q) in enumerate(MRPC_PAIRS)]
-    _write(root / "train.tsv", [header] + rows * 4)
-    _write(root / "dev.tsv", [header] + rows)
-    _write(root / "test.tsv", ["index\t#1 ID\t#2 ID\t#1 String\t#2 String"]
-           + [f"{i}\t{100 + i}\t{200 + i}\t{a}\t{b}" for i, (a, b, _) in enumerate(MRPC_PAIRS)])
-    return str(root)
+    return write_mrpc(str(tmp_path_factory.mktemp("MRPC")))
+
+
+@pytest.fixture(scope="session")
+def make_mrpc():
+    """`make_mrpc(root)`: the MRPC files in any `tf.io.gfile` directory."""
+    return write_mrpc
 
 
 @pytest.fixture(scope="session")
@@ -99,13 +123,10 @@ def squad_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def init_checkpoint(tmp_path_factory):
-    """A `mobilebert_mini` (2 layers) pretrainer saved as the training loop saves it."""
-    import tensorflow as tf
+    return save_init_checkpoint(str(tmp_path_factory.mktemp("student")))
 
-    from mobilebert_tf.encoder import build_encoder
-    from mobilebert_tf.models import MobileBertPretrainer
-    root = str(tmp_path_factory.mktemp("student"))
-    model = MobileBertPretrainer(build_encoder("mobilebert_mini", num_layers=2))
-    model(model.example_inputs())
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=model), root, 1).save(7)
-    return root
+
+@pytest.fixture(scope="session")
+def make_init_checkpoint():
+    """`make_init_checkpoint(root)`: the 2-layer pretrainer checkpoint in any directory."""
+    return save_init_checkpoint
