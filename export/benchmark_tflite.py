@@ -11,12 +11,13 @@ Weights are random, with NoNorm/LayerNorm parameters randomized too: the convert
 identity NoNorms, which would make untrained models look faster than trained ones.
 """
 
-import json
 import os
 
+import tensorflow as tf
 from absl import app, flags
 
-from mobilebert_tf.export import benchmark, tflite
+from mobilebert_tf import fileio
+from mobilebert_tf.export import benchmark
 from mobilebert_tf.export.reference import reference_suite
 
 flags.DEFINE_list("tflite", [], "name=path pairs of .tflite files to time.")
@@ -36,31 +37,33 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     output_dir = FLAGS.output_dir or "benchmark_output"
-    os.makedirs(output_dir, exist_ok=True)
+    if not FLAGS.tflite and not FLAGS.reference:
+        raise app.UsageError("Nothing to time: give --tflite=name=path and/or --reference.")
     models = {}
     for item in FLAGS.tflite:
         name, _, path = item.partition("=")
-        if not path or not os.path.exists(path):
-            raise FileNotFoundError(f"--tflite wants name=path with an existing file: {item!r}")
-        with open(path, "rb") as f:
-            models[name] = f.read()
+        if not path or not tf.io.gfile.exists(path):
+            raise app.UsageError(f"--tflite wants name=path with an existing file: {item!r}")
+        models[name] = fileio.read_bytes(path)
+    try:
+        tf.io.gfile.makedirs(output_dir)
+    except tf.errors.OpError as e:
+        raise app.UsageError(f"Cannot create --output_dir {output_dir!r}: {e.message}") from None
     if FLAGS.reference:
         models.update(reference_suite(FLAGS.preset, FLAGS.precisions, FLAGS.seq_length,
                                       output_dir))
-    if not models:
-        raise app.UsageError("Nothing to time: give --tflite=name=path and/or --reference.")
     for name, content in models.items():
-        tflite.write(os.path.join(output_dir, name.replace(" ", "_") + ".tflite"), content)
+        fileio.write_bytes(os.path.join(output_dir, name.replace(" ", "_") + ".tflite"), content)
     print(f"LiteRT interpreter, XNNPACK, {FLAGS.num_threads} threads, batch 1, "
           f"{FLAGS.warmup} warm-up + {FLAGS.rounds} interleaved rounds, "
           f"{os.cpu_count()} CPUs visible.")
     latencies = benchmark.time_models(models, FLAGS.num_threads, FLAGS.warmup, FLAGS.rounds)
     baseline = next((n for n in models if n.startswith("tfmg mobilebert float32")), None)
     print(benchmark.format_table(latencies, baseline))
-    with open(os.path.join(output_dir, "latency.json"), "w") as f:
-        json.dump({"num_threads": FLAGS.num_threads, "rounds": FLAGS.rounds,
-                   "seq_length": FLAGS.seq_length,
-                   "latencies": [vars(l) for l in latencies]}, f, indent=2)
+    fileio.write_json(os.path.join(output_dir, "latency.json"),
+                      {"num_threads": FLAGS.num_threads, "rounds": FLAGS.rounds,
+                       "seq_length": FLAGS.seq_length,
+                       "latencies": [vars(l) for l in latencies]})
     benchmark.plot(latencies, os.path.join(output_dir, "latency.png"))
 
 

@@ -35,7 +35,7 @@ flags.DEFINE_string("calibration_task", None,
 flags.DEFINE_string("calibration_split", "train", "Split of --calibration_task.")
 flags.DEFINE_string("vocab_file", None, "The model's vocab.txt, for --calibration_task "
                     "(default: BERT uncased).")
-flags.DEFINE_string("data_dir", None, "Local GLUE/SQuAD files of --calibration_task.")
+flags.DEFINE_string("data_dir", None, "GLUE/SQuAD files of --calibration_task.")
 flags.DEFINE_bool("use_tfds", False, "Read --calibration_task through tensorflow-datasets.")
 flags.DEFINE_integer("num_calibration", 100, "Calibration examples for full int8 (GR: 100).")
 flags.DEFINE_integer("num_fidelity", 16, "Examples for the fidelity check.")
@@ -50,6 +50,11 @@ def main(argv):
     del argv
     if FLAGS.calibration_records and FLAGS.calibration_task:
         raise app.UsageError("Give --calibration_records or --calibration_task, not both.")
+    try:
+        loading.check_inputs(FLAGS.model, FLAGS.checkpoint, FLAGS.preset, FLAGS.vocab_file,
+                             FLAGS.data_dir, FLAGS.calibration_records, FLAGS.output_dir)
+    except (ValueError, OSError) as e:  # before any model is built
+        raise app.UsageError(str(e)) from None
     model = loading.load_model(FLAGS.model, FLAGS.checkpoint, FLAGS.preset, FLAGS.head,
                                FLAGS.num_classes)
     calibration = fidelity_examples = None

@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from mobilebert_tf import fileio
+
 
 @dataclasses.dataclass
 class Latency:
@@ -120,6 +122,6 @@ def plot(latencies: list[Latency], path: str) -> str:
     ax.invert_yaxis()
     ax.set_xlabel("latency per inference (ms, median; bars: min-max)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fileio.write_figure(fig, path, dpi=120)
     plt.close(fig)
     return path

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Iterable
 
@@ -12,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from mobilebert_tf import fileio
 from mobilebert_tf.encoder import INPUT_KEYS
 from mobilebert_tf.export import fidelity, tflite
 
@@ -24,7 +24,7 @@ def examples_from_records(file_pattern: str, count: int, batch_size: int,
     """Up to `count` input dicts of shape `[batch_size, seq_length]` from BERT-format
     TFRecords (`input_ids`, `input_mask`, `segment_ids`); rows are truncated or zero-padded
     to `seq_length`."""
-    files = sorted(tf.io.gfile.glob(file_pattern))
+    files = fileio.glob(file_pattern)
     if not files:
         raise FileNotFoundError(f"No record files match {file_pattern!r}.")
     spec = {name: tf.io.VarLenFeature(tf.int64) for name in _RECORD_FEATURES}
@@ -133,7 +133,7 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     if "int8" in precisions and not calibration:
         raise ValueError("int8 export needs a non-empty calibration set (e.g. 100 real "
                          "examples from --calibration_records).")
-    os.makedirs(output_dir, exist_ok=True)
+    tf.io.gfile.makedirs(output_dir)
     saved_model_dir = tflite.save_saved_model(model, os.path.join(output_dir, "saved_model"),
                                               batch_size, seq_length, fold)
     log(f"SavedModel: {saved_model_dir}")
@@ -154,12 +154,12 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
         except fidelity.FidelityError as error:
             failures.append(str(error))
             path += ".rejected"
-        tflite.write(path, content)
+        fileio.write_bytes(path, content)
         results[precision] = {"path": path, "bytes": len(content),
                               "outputs": [dataclasses.asdict(r) for r in reports]}
-    with open(os.path.join(output_dir, "fidelity.json"), "w") as f:
-        json.dump({"tolerances": {p: fidelity.TOLERANCES[p] for p in precisions},
-                   "results": results}, f, indent=2)
+    fileio.write_json(os.path.join(output_dir, "fidelity.json"),
+                      {"tolerances": {p: fidelity.TOLERANCES[p] for p in precisions},
+                       "results": results})
     if failures:
         raise fidelity.FidelityError(" | ".join(failures))
     return results

@@ -3,11 +3,10 @@ checkpoint (`tf.train.Checkpoint(model=...)`, as `tpu/train.py` writes them)."""
 
 from __future__ import annotations
 
-import os
-
 import tensorflow as tf
 import tf_keras as keras
 
+from mobilebert_tf import fileio
 from mobilebert_tf.encoder import build_encoder
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 from mobilebert_tf.training.loop import restore_model
@@ -28,6 +27,44 @@ def build_model(preset: str, head: str, num_classes: int = 2) -> keras.Model:
     return model
 
 
+def check_inputs(model_path: str | None = None, checkpoint: str | None = None,
+                 preset: str | None = None, vocab_file: str | None = None,
+                 data_dir: str | None = None, calibration_records: str | None = None,
+                 output_dir: str | None = None) -> None:
+    """Refuse bad export inputs before anything is built, naming the `export_tflite` flag
+    and its value; `output_dir` is created (so a missing bucket fails here too).
+
+    Raises:
+        FileNotFoundError: a missing file, directory or checkpoint.
+        ValueError: neither or both of `model_path` and `checkpoint`, or no `preset`.
+        OSError: `output_dir` cannot be created.
+    """
+    if (model_path is None) == (checkpoint is None):
+        raise ValueError("Give exactly one of --model (a .keras file) or --checkpoint "
+                         "(+ --preset).")
+    if model_path is not None and not tf.io.gfile.exists(model_path):
+        raise FileNotFoundError(f"No model file at --model {model_path!r}.")
+    if checkpoint is not None:
+        if fileio.checkpoint_prefix(checkpoint) is None:
+            raise FileNotFoundError(f"No checkpoint at --checkpoint {checkpoint!r} (a training "
+                                    "directory or a checkpoint prefix).")
+        if preset is None:
+            raise ValueError("Exporting from --checkpoint needs --preset, the preset it was "
+                             "trained with.")
+    if vocab_file is not None and not tf.io.gfile.exists(vocab_file):
+        raise FileNotFoundError(f"No vocab file at --vocab_file {vocab_file!r}.")
+    if data_dir is not None and not tf.io.gfile.isdir(data_dir):
+        raise FileNotFoundError(f"--data_dir {data_dir!r} is not a directory.")
+    if calibration_records is not None and not fileio.glob(calibration_records):
+        raise FileNotFoundError(f"--calibration_records {calibration_records!r} matches no "
+                                "file.")
+    if output_dir is not None:
+        try:
+            tf.io.gfile.makedirs(output_dir)
+        except tf.errors.OpError as e:
+            raise OSError(f"Cannot create --output_dir {output_dir!r}: {e.message}") from None
+
+
 def load_model(model_path: str | None = None, checkpoint: str | None = None,
                preset: str | None = None, head: str = "encoder",
                num_classes: int = 2) -> keras.Model:
@@ -40,14 +77,9 @@ def load_model(model_path: str | None = None, checkpoint: str | None = None,
             of them works; a task head must be in the checkpoint.
         preset, head, num_classes: What to build before restoring `checkpoint`.
     """
-    if (model_path is None) == (checkpoint is None):
-        raise ValueError("Give exactly one of model_path (.keras) or checkpoint (+ preset).")
+    check_inputs(model_path, checkpoint, preset)
     if model_path is not None:
-        if not os.path.exists(model_path):
-            raise FileNotFoundError(f"No model file at {model_path!r}.")
         return keras.models.load_model(model_path)
-    if preset is None:
-        raise ValueError("Exporting from a checkpoint needs the preset it was trained with.")
     model = build_model(preset, head, num_classes)
     # The encoder sits at `model/encoder` in every task model's checkpoint.
     root = tf.train.Checkpoint(encoder=model) if head == "encoder" else model

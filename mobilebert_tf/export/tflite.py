@@ -8,7 +8,6 @@ classifier `logits`, a span labeler `start_logits` and `end_logits`.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Callable, Iterable
 
@@ -151,13 +150,3 @@ def run_tflite(model_content: bytes, examples: Iterable[dict], num_threads: int 
                          num_threads=num_threads).get_signature_runner("serving_default")
     return [runner(**{k: np.asarray(v, np.int32) for k, v in example.items()})
             for example in examples]
-
-
-def write(path: str, content: bytes) -> str:
-    """Write `content` to `path` through a temporary name, so a crash never leaves a
-    truncated `.tflite` behind."""
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(content)
-    os.replace(tmp, path)
-    return path
