@@ -2,6 +2,7 @@
 
 import tf_keras as keras
 
+from mobilebert_tf.layers.flat_dense import FlatDense
 from mobilebert_tf.layers.no_norm import NoNorm
 
 
@@ -15,8 +16,8 @@ def make_norm(norm: str, epsilon: float, name: str) -> keras.layers.Layer:
 
 
 def make_dense(units: int, name: str, initializer_range: float,
-               activation=None) -> keras.layers.Dense:
+               activation=None) -> FlatDense:
     """A dense layer with the truncated-normal kernel initializer of BERT."""
-    return keras.layers.Dense(
+    return FlatDense(
         units, activation=activation, name=name,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range))
