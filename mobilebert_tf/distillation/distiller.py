@@ -6,11 +6,45 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from mobilebert_tf.config import MobileBertConfig
 from mobilebert_tf.distillation import losses
 from mobilebert_tf.training.losses import nsp_terms
 from mobilebert_tf.distillation.schedule import DistillStage
 from mobilebert_tf.models import MobileBertPretrainer
 from mobilebert_tf.training.trainer import PRETRAINER_KEYS, StagedTrainer
+
+
+def pair_layers(teacher: MobileBertConfig, student: MobileBertConfig,
+                layer_mapping: Sequence[int] | None = None) -> tuple[int, ...]:
+    """The teacher layer of each student layer (default: the same layer), once the two
+    configs are known to fit each other for layer transfer and distillation.
+
+    Raises:
+        ValueError: layer counts differ without a mapping, a bad mapping, or other hidden
+            sizes, head counts or vocabularies.
+    """
+    if layer_mapping is None:
+        if teacher.num_layers != student.num_layers:
+            raise ValueError(
+                f"Teacher has {teacher.num_layers} layers and student {student.num_layers}; "
+                "pass layer_mapping (teacher layer per student layer) to pair them.")
+        layer_mapping = range(student.num_layers)
+    layer_mapping = tuple(int(i) for i in layer_mapping)
+    if len(layer_mapping) != student.num_layers or not all(
+            0 <= i < teacher.num_layers for i in layer_mapping):
+        raise ValueError(f"layer_mapping {layer_mapping} must give a teacher layer in "
+                         f"[0, {teacher.num_layers}) for each of the student's "
+                         f"{student.num_layers} layers.")
+    if teacher.hidden_size != student.hidden_size:
+        raise ValueError(f"Feature-map transfer needs equal hidden sizes; teacher "
+                         f"{teacher.hidden_size}, student {student.hidden_size}.")
+    if teacher.num_heads != student.num_heads:
+        raise ValueError(f"Attention transfer needs equal head counts; teacher "
+                         f"{teacher.num_heads}, student {student.num_heads}.")
+    if teacher.vocab_size != student.vocab_size:
+        raise ValueError(f"Teacher and student vocabularies differ: {teacher.vocab_size} "
+                         f"vs {student.vocab_size}.")
+    return layer_mapping
 
 
 class Distiller(StagedTrainer):
@@ -50,28 +84,7 @@ class Distiller(StagedTrainer):
                  **kwargs):
         super().__init__(student, stages, jit_compile=jit_compile, training=False, **kwargs)
         t_config, s_config = teacher.encoder.config, student.encoder.config
-        if layer_mapping is None:
-            if t_config.num_layers != s_config.num_layers:
-                raise ValueError(
-                    f"Teacher has {t_config.num_layers} layers and student "
-                    f"{s_config.num_layers}; pass layer_mapping (teacher layer per student "
-                    "layer) to pair them.")
-            layer_mapping = range(s_config.num_layers)
-        layer_mapping = tuple(int(i) for i in layer_mapping)
-        if len(layer_mapping) != s_config.num_layers or not all(
-                0 <= i < t_config.num_layers for i in layer_mapping):
-            raise ValueError(f"layer_mapping {layer_mapping} must give a teacher layer in "
-                             f"[0, {t_config.num_layers}) for each of the student's "
-                             f"{s_config.num_layers} layers.")
-        if t_config.hidden_size != s_config.hidden_size:
-            raise ValueError(f"Feature-map transfer needs equal hidden sizes; teacher "
-                             f"{t_config.hidden_size}, student {s_config.hidden_size}.")
-        if t_config.num_heads != s_config.num_heads:
-            raise ValueError(f"Attention transfer needs equal head counts; teacher "
-                             f"{t_config.num_heads}, student {s_config.num_heads}.")
-        if t_config.vocab_size != s_config.vocab_size:
-            raise ValueError(f"Teacher and student vocabularies differ: {t_config.vocab_size} "
-                             f"vs {s_config.vocab_size}.")
+        layer_mapping = pair_layers(t_config, s_config, layer_mapping)
         for stage in self.stages:
             bad = [l for l in stage.transfer_layers if not 0 <= l < s_config.num_layers]
             if bad:

@@ -30,6 +30,7 @@ from absl import logging
 from mobilebert_tf import fileio
 from mobilebert_tf.finetune.tasks import (FinetuneTask, InputError, get_task, load_split,
                                           squad_gold)
+from mobilebert_tf.training import loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +55,7 @@ class FinetuneConfig:
         eval_every: steps between dev evaluations (default: once per epoch); always at the
             last step too.
         eval_batch_size: default `batch_size`.
-        checkpoint_every, log_every: loop cadence.
+        checkpoint_every, log_every, steps_per_loop: loop cadence (`training.loop.train`).
         max_train_examples / max_eval_examples: seeded random subsets (smoke runs, demo).
         balance_classes: make those subsets class-balanced (majority baseline 1/classes).
         doc_stride, max_query_length, n_best_size, max_answer_length,
@@ -89,6 +90,7 @@ class FinetuneConfig:
     eval_batch_size: int | None = None
     checkpoint_every: int = 1000
     log_every: int = 100
+    steps_per_loop: int | None = None
     max_train_examples: int | None = None
     max_eval_examples: int | None = None
     balance_classes: bool = False
@@ -117,19 +119,6 @@ class FinetuneResult:
     files: dict
 
 
-def resolve_checkpoint(path: str) -> str:
-    """A checkpoint prefix from a prefix or a directory (its latest checkpoint).
-
-    Raises:
-        InputError: nothing there.
-    """
-    prefix = fileio.checkpoint_prefix(path)
-    if not prefix:
-        raise InputError(f"No checkpoint at --init_checkpoint {path!r} (a directory written by "
-                         "--mode teacher/distill or convert_checkpoint, or a checkpoint prefix).")
-    return prefix
-
-
 def restore_encoder(encoder, path: str) -> str:
     """Load `encoder`'s weights (built) from a pretraining, distillation or converted
     checkpoint: its `model/encoder` object (pretrainer checkpoints; convert writes it too) or
@@ -140,7 +129,7 @@ def restore_encoder(encoder, path: str) -> str:
         InputError: no checkpoint, no encoder in it, or weights of another shape.
     """
     import tensorflow as tf
-    prefix = resolve_checkpoint(path)
+    prefix = loop.checkpoint_prefix(path, "init_checkpoint")
     names = sorted(fileio.checkpoint_reader(prefix).get_variable_to_shape_map())
     if any(n.startswith("model/encoder/") for n in names):
         checkpoint = tf.train.Checkpoint(model=tf.train.Checkpoint(encoder=encoder))
@@ -211,7 +200,17 @@ class _Data:
         if not self.num_train:
             raise InputError(f"No {task.name} training examples.")
 
-    def train_dataset(self, tokenizer, seq_length, batch_size, seed, skip_batches):
+    def train_dataset(self, tokenizer, seq_length, global_batch_size, seed, context, step):
+        """This input pipeline's per-replica batches from `step` on. Every pipeline builds
+        the one stream of per-replica batches (the examples are in memory) and takes every
+        P-th, so any number of pipelines trains on the same global batches.
+        Skipping costs time linear in `step` (in-memory examples, not records)."""
+        batch_size = context.get_per_replica_batch_size(global_batch_size)
+        dataset = self._per_replica_batches(tokenizer, seq_length, batch_size, seed)
+        dataset = dataset.skip(step * context.num_replicas_in_sync)
+        return dataset.shard(context.num_input_pipelines, context.input_pipeline_id)
+
+    def _per_replica_batches(self, tokenizer, seq_length, batch_size, seed):
         if self.task.kind == "span":
             from mobilebert_tf.data.squad import squad_dataset
             dataset = squad_dataset(self.train, batch_size, shuffle=True, seed=seed,
@@ -222,7 +221,7 @@ class _Data:
                 self.train, tokenizer, batch_size, seq_length, shuffle=True, seed=seed,
                 repeat=True, drop_remainder=True,
                 is_regression=self.task.kind == "regression")
-        return dataset.skip(skip_batches)
+        return dataset
 
 
 def _check_vocab(tokenizer, model_config, vocab_file) -> None:
@@ -247,7 +246,7 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
     # Inputs first: nothing is built until they are known to be usable.
     task = get_task(config.task)
     if config.init_checkpoint:
-        resolve_checkpoint(config.init_checkpoint)
+        loop.checkpoint_prefix(config.init_checkpoint, "init_checkpoint")
     import tensorflow as tf
     import tf_keras as keras
 
@@ -255,9 +254,8 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
     from mobilebert_tf.data.tokenizer import BertInputTokenizer
     from mobilebert_tf.encoder import build_encoder
     from mobilebert_tf.finetune import evaluation
-    from mobilebert_tf.finetune.trainer import FinetuneStage, FinetuneTrainer
+    from mobilebert_tf.finetune.trainer import FinetuneTrainer, finetune_stage
     from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
-    from mobilebert_tf.training import loop
     from mobilebert_tf.training.optimizer import create_optimizer, warmup_linear_decay
 
     seq_length = config.seq_length or task.seq_length
@@ -307,7 +305,7 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
                                                                         config.init_checkpoint))
         else:
             logging.warning("No init checkpoint: fine-tuning from random weights.")
-        stage = FinetuneStage(steps, learning_rate, warmup)
+        stage = finetune_stage(steps, learning_rate, warmup)
         trainer = FinetuneTrainer(model, task.kind, stage, jit_compile=config.jit_compile,
                                   seed=config.seed)
         optimizer = create_optimizer("adamw", warmup_linear_decay(learning_rate, steps, warmup),
@@ -342,17 +340,20 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
             results.update({prefix + k: float(v) for k, v in values.items()})
         return results, outputs_by_split
 
-    def after_step(step):
-        if step % eval_every and step != steps:
-            return
+    def evaluate_and_record(step):
         results, _ = evaluate()
         tracker.record(step, results)
 
-    logs = loop.train(trainer, lambda skip: data.train_dataset(
-        tokenizer, seq_length, batch_size, config.seed, skip), strategy, config.model_dir,
-        checkpoint_every=config.checkpoint_every, log_every=config.log_every,
-        exit_after_steps=config.exit_after_steps, after_step=after_step,
-        progress=config.progress)
+    def dataset_fn(context, resume):
+        return data.train_dataset(tokenizer, seq_length, batch_size, config.seed, context,
+                                  resume.step)
+
+    logs = loop.train(trainer, dataset_fn, strategy, config.model_dir,
+                      checkpoint_every=config.checkpoint_every, log_every=config.log_every,
+                      steps_per_loop=config.steps_per_loop,
+                      exit_after_steps=config.exit_after_steps,
+                      hooks=[loop.Every(eval_every, evaluate_and_record)],
+                      progress=config.progress)
     logging.info("Training done: %s", {k: round(v, 5) for k, v in logs.items()})
     if not tracker.history:  # resumed a finished run that never evaluated
         tracker.record(steps, evaluate()[0])

@@ -34,11 +34,7 @@ import tensorflow as tf
 
 from mobilebert_tf import fileio
 from mobilebert_tf.data import glue, sentiment, squad
-
-
-class InputError(ValueError):
-    """A problem with the user's inputs (task, files, checkpoint, vocab), found before any
-    training step; the CLI prints it as a usage error."""
+from mobilebert_tf.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)

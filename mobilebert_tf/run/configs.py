@@ -12,6 +12,7 @@ import dataclasses
 from typing import Mapping, Sequence
 
 from mobilebert_tf.config import MobileBertConfig, get_preset
+from mobilebert_tf.distillation.distiller import pair_layers
 from mobilebert_tf.distillation.schedule import STRATEGIES
 from mobilebert_tf.errors import InputError
 
@@ -189,7 +190,12 @@ class DistillConfig(RecordTrainingConfig):
         object.__setattr__(self, "teacher_overrides", dict(self.teacher_overrides))
         if self.layer_mapping is not None:
             object.__setattr__(self, "layer_mapping", tuple(int(i) for i in self.layer_mapping))
-        self._check_precision(self.teacher_config(), "teacher_preset")
+        teacher = self.teacher_config()
+        self._check_precision(teacher, "teacher_preset")
+        try:
+            pair_layers(teacher, self.model_config(), self.layer_mapping)
+        except ValueError as e:
+            raise InputError(str(e)) from None
 
     def teacher_config(self) -> MobileBertConfig:
         return _model_config(self.teacher_preset,

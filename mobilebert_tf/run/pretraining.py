@@ -59,7 +59,7 @@ def distill(config: DistillConfig, strategy: tf.distribute.Strategy | None = Non
 
     Returns / Raises: as `pretrain`; also InputError when there is no teacher checkpoint.
     """
-    teacher_path = loop.checkpoint_prefix(config.teacher_checkpoint)
+    teacher_path = loop.checkpoint_prefix(config.teacher_checkpoint, "teacher_checkpoint")
     model_config = config.model_config()
     stages = _stages(lambda: make_schedule(
         config.distill_strategy, model_config.num_layers, config.transfer_steps,

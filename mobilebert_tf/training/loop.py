@@ -20,6 +20,7 @@ import tensorflow as tf
 import tqdm
 from absl import logging
 
+from mobilebert_tf import fileio
 from mobilebert_tf.data.pretraining_dataset import POSITION_KEY
 from mobilebert_tf.errors import InputError
 from mobilebert_tf.training.stage import stage_at, stage_ends
@@ -89,9 +90,7 @@ def _format_seconds(seconds: float) -> str:
 
 
 def _read_positions(prefix: str) -> np.ndarray | None:
-    # A reader of the prefix itself: `tf.train.load_variable` takes a ram:// prefix for a
-    # directory.
-    reader = tf.compat.v1.train.NewCheckpointReader(prefix)
+    reader = fileio.checkpoint_reader(prefix)
     return reader.get_tensor(POSITIONS_VARIABLE) if reader.has_tensor(POSITIONS_VARIABLE) \
         else None
 
@@ -187,7 +186,8 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
     resume = Resume()
     latest = tf.train.latest_checkpoint(model_dir)
     if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
+        # Partial: the data positions are read below, not restored into an object.
+        checkpoint.restore(latest).expect_partial().assert_existing_objects_matched()
         resume = Resume(int(step), _read_positions(latest))
         logging.info("Restored %s at step %d.", latest, resume.step)
     if resume.step >= last_step:
@@ -263,21 +263,19 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
     return {**logs, "step": int(step)}
 
 
-def checkpoint_prefix(path: str) -> str:
+def checkpoint_prefix(path: str, name: str = "checkpoint") -> str:
     """The checkpoint at `path`: a prefix, or a directory's latest checkpoint.
 
     Raises:
-        InputError: no checkpoint there (or the path cannot be read).
+        InputError: no checkpoint there (or the path cannot be read), named `name`.
     """
-    try:  # a prefix first: ram:// (like some object stores) calls any prefix a directory
-        prefix = path if tf.io.gfile.exists(path + ".index") else tf.train.latest_checkpoint(
-            path)
-        found = bool(prefix) and tf.io.gfile.exists(prefix + ".index")
-    except tf.errors.OpError as e:
-        raise InputError(f"Cannot read checkpoint {path!r}: {e.message}") from None
-    if not found:
-        raise InputError(f"No checkpoint at {path!r} (a directory of checkpoints, or a "
-                         "checkpoint prefix).")
+    try:
+        prefix = fileio.checkpoint_prefix(path)
+    except OSError as e:
+        raise InputError(f"Cannot read {name} {path!r}: {e}") from None
+    if prefix is None:
+        raise InputError(f"No {name} at {path!r} (a directory of checkpoints written by "
+                         "pretraining, distillation or conversion, or a checkpoint prefix).")
     return prefix
 
 

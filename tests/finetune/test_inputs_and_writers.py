@@ -86,7 +86,7 @@ def test_squad_without_answers_fails_before_any_step(make_squad_json, tmp_path):
 
 
 def test_missing_init_checkpoint_fails_before_any_step(mrpc_dir, tmp_path):
-    with pytest.raises(InputError, match="No checkpoint at --init_checkpoint"):
+    with pytest.raises(InputError, match="No init_checkpoint at"):
         finetune(_config(tmp_path, data_dir=mrpc_dir, init_checkpoint=str(tmp_path / "no")))
 
 

@@ -14,10 +14,11 @@ TINY = ["--overrides", f"num_layers=2,vocab_size={VOCAB}", "--seq_length", str(S
 @pytest.fixture(scope="session")
 def records(tmp_path_factory):
     """`(train_pattern, eval_path)`: synthetic pretraining records (seq 32, 5 predictions)."""
-    from mobilebert_tf.training.records import synthetic_examples, write_pretraining_records
+    from mobilebert_tf.data.synthetic_records import synthetic_examples, write_pretraining_records
     root = tmp_path_factory.mktemp("records")
-    write_pretraining_records(str(root / "train-0.tfrecord"),
-                              synthetic_examples(256, SEQ, PREDICTIONS, VOCAB, seed=0))
+    for i in range(2):  # two files: one per worker of the multi-worker test
+        write_pretraining_records(str(root / f"train-{i}.tfrecord"),
+                                  synthetic_examples(128, SEQ, PREDICTIONS, VOCAB, seed=i))
     write_pretraining_records(str(root / "eval.tfrecord"),
                               synthetic_examples(64, SEQ, PREDICTIONS, VOCAB, seed=99))
     return str(root / "train-*.tfrecord"), str(root / "eval.tfrecord")

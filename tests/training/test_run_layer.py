@@ -103,7 +103,7 @@ def test_bad_settings_are_refused_when_the_config_is_made(bucket, teacher, chang
     (dict(train_files="ram://no-such-bucket/records/*.tfrecord"),
      "No pretraining records match 'ram://no-such-bucket/records/\\*.tfrecord'"),
     (dict(teacher_checkpoint="ram://no-such-bucket/teacher"),
-     "No checkpoint at 'ram://no-such-bucket/teacher'"),
+     "No teacher_checkpoint at 'ram://no-such-bucket/teacher'"),
     (dict(max_predictions=7), "has seq_length 32 and max_predictions 5, but seq_length=32 and "
                               "max_predictions=7"),
 ])
@@ -112,3 +112,35 @@ def test_bad_inputs_are_refused_before_anything_is_built(bucket, teacher, change
     with pytest.raises(InputError, match=message):
         run.distill(config)
     assert not tf.io.gfile.glob(f"{config.model_dir}/ckpt-*")
+
+
+def test_teacher_distill_finetune_export_with_every_path_on_ram(bucket, teacher):
+    """The whole chain in one process with nothing on local disk: the distilled student of
+    the first test, fine-tuned on a tiny SST-2 on ram://, exported from and to ram://."""
+    from mobilebert_tf import fileio
+    from mobilebert_tf.data.vocab import default_vocab_file
+    from mobilebert_tf.export import exporter, loading
+
+    student = distill_config(bucket, teacher, "loop7")  # trained by the first test
+    if not tf.io.gfile.exists(f"{student.model_dir}/checkpoint"):
+        run.distill(student)
+    vocab_file = f"{bucket}/vocab.txt"  # the first 1,000 BERT tokens: the models' vocab_size
+    fileio.write_text(vocab_file, "".join(fileio.read_text(default_vocab_file())
+                                          .splitlines(keepends=True)[:VOCAB]))
+    rows = ["sentence\tlabel", "a good movie !\t1", "bad , bad .\t0", "it is good .\t1",
+            "no , not good .\t0"]
+    for split in ("train", "dev"):
+        fileio.write_text(f"{bucket}/glue/SST-2/{split}.tsv", "\n".join(rows) + "\n")
+    result = run.finetune(run.FinetuneConfig(
+        task="sst2", model_dir=f"{bucket}/sst2", preset="mobilebert_mini",
+        overrides=MODEL["overrides"], init_checkpoint=student.model_dir,
+        data_dir=f"{bucket}/glue/SST-2", vocab_file=vocab_file, seq_length=SEQ, batch_size=4,
+        steps=2, eval_every=2))
+    assert result.best_step == 2 and result.files["keras"].startswith(f"{bucket}/sst2/")
+    output_dir = f"{bucket}/exported"
+    examples = exporter.examples_from_task("sst2", "validation", vocab_file, 2, 1, SEQ,
+                                           data_dir=f"{bucket}/glue/SST-2")
+    exporter.export(loading.load_model(result.files["keras"]), output_dir, ["float32"], SEQ,
+                    fidelity_examples=examples, log=lambda _: None)
+    assert sorted(tf.io.gfile.listdir(output_dir)) == [
+        "fidelity.json", "model_float32.tflite", "saved_model"]

@@ -1,9 +1,18 @@
-"""`tpu/train.py` end to end in subprocesses: resume after SIGKILL, MirroredStrategy, and
-clear errors before any step."""
+"""`tpu/train.py` end to end in subprocesses: resume after SIGKILL, MirroredStrategy, two
+workers under MultiWorkerMirroredStrategy, the README's Cloud TPU commands on ram://, and
+usage errors before any step."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+
 
 
 def checkpoint_values(model_dir, prefix="model/"):
@@ -98,23 +107,113 @@ def _error_of(train_runner, args):
     result = train_runner(args, check=False)
     assert result.returncode != 0
     assert "step 1/" not in result.stderr  # failed before any step ran
+    assert "Traceback" not in result.stderr  # a usage error, not a crash
     return result.stderr
 
 
 @pytest.mark.slow
-def test_bad_inputs_fail_before_any_step(train_runner, distill_args, records, tmp_path):
-    def args_with(**changes):
-        args = list(distill_args) + ["--model_dir", str(tmp_path / "bad")]
-        for flag, value in changes.items():
-            args[args.index(f"--{flag}") + 1] = value
-        return args
-
-    assert "No teacher checkpoint" in _error_of(
-        train_runner, args_with(teacher_checkpoint=str(tmp_path / "missing")))
-    assert "Unknown --distill_strategy 'bkt'" in _error_of(
-        train_runner, args_with() + ["--distill_strategy", "bkt"])
-    assert "seq_length 32 and max_predictions 5, but the flags say 64" in _error_of(
-        train_runner, args_with(seq_length="64"))
+def test_bad_inputs_are_usage_errors_before_any_step(train_runner, distill_args, tmp_path,
+                                                     monkeypatch):
+    args = [*distill_args, "--model_dir", str(tmp_path / "bad")]
+    # Refused before TensorFlow starts: a flag of another mode, a cluster without TF_CONFIG.
+    assert "--mode distill takes no --task (a flag of another mode)" in _error_of(
+        train_runner, [*args, "--task", "mrpc"])
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert "--strategy multi_worker needs the TF_CONFIG environment variable" in _error_of(
+        train_runner, [*args, "--strategy", "multi_worker"])
+    # Refused by the library before any model is built; one line each.
+    teacher = args[args.index("--teacher_checkpoint") + 1]
+    assert f"No teacher_checkpoint at '{tmp_path}/missing'" in _error_of(
+        train_runner, [*args, "--teacher_checkpoint", str(tmp_path / "missing")])
     assert "pass layer_mapping" in _error_of(
-        train_runner, args_with() + ["--overrides", "num_layers=1,vocab_size=1000",
-                                     "--teacher_overrides", "num_layers=2"])
+        train_runner, [*args, "--overrides", "num_layers=1,vocab_size=1000",
+                       "--teacher_overrides", "num_layers=2", "--teacher_checkpoint", teacher])
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_train_like_one_process_with_two_replicas(teacher_args, train_runner,
+                                                              tmp_path):
+    args = [*teacher_args, "--steps", "4", "--checkpoint_every", "4", "--steps_per_loop", "2"]
+    # One process, two replicas, one input pipeline per replica ...
+    reference = str(tmp_path / "one_process")
+    train_runner([*args, "--model_dir", reference, "--strategy", "mirrored",
+                  "--num_cpu_devices", "2", "--per_replica_input"])
+    # ... against two worker processes of one replica each, one input pipeline per worker.
+    model_dir = str(tmp_path / "two_workers")
+    cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    workers = []
+    for index in range(2):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=repo,
+                   CUDA_VISIBLE_DEVICES="", TF_CONFIG=json.dumps(
+                       {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "tpu.train", *args, "--model_dir", model_dir,
+             "--strategy", "multi_worker"], cwd=repo, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    outputs = [worker.communicate(timeout=600) for worker in workers]
+    for worker, (_, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    assert "MultiWorkerMirroredStrategy with 2 replica(s); global batch 8" in outputs[0][1]
+    assert not tf.io.gfile.exists(os.path.join(model_dir, "workers", "worker_1", "checkpoint"))
+    assert_same_final_checkpoint(model_dir, reference, "ckpt-4")
+
+
+def readme_commands(section_start):
+    """The `python -m tpu.train` commands of the README code block after `section_start`."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(repo, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    block = re.search(r"```bash\n(.*?)```", text[text.index(section_start):], re.S).group(1)
+    joined = block.replace("\\\n", " ")
+    return [line.split("python -m tpu.train", 1)[1] for line in joined.splitlines()
+            if "python -m tpu.train" in line]
+
+
+@pytest.mark.slow
+def test_readme_cloud_tpu_commands_run_with_every_path_on_ram():
+    commands = readme_commands("On Cloud TPU the same commands run")
+    assert [c.split()[:2] for c in commands] == [["--mode", "teacher"], ["--mode", "distill"]]
+    # As written, with gs:// -> ram:// and, for a CPU, the default strategy, 2 layers and a
+    # few steps (later flags win).
+    common = ("--strategy default --overrides num_layers=2,vocab_size=1000 --seq_length 32 "
+              "--max_predictions 5 --batch_size 8 --checkpoint_every 2 ")
+    shrink = {"teacher": common + "--steps 3 --warmup_steps 1",
+              "distill": common + "--transfer_steps 1 --pd_steps 2 --pd_warmup_steps 1"}
+    script = f"""
+import shlex
+from absl import flags
+from tpu import train
+from mobilebert_tf.data.synthetic_records import synthetic_examples, write_pretraining_records
+import tensorflow as tf
+for i in range(2):
+    write_pretraining_records(f"ram://my-bucket/records/part-{{i}}.tfrecord",
+                              synthetic_examples(32, 32, 5, 1000, seed=i))
+for command in {[c.replace("gs://", "ram://") for c in commands]!r}:
+    argv = shlex.split(command)
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train", *argv, *{shrink!r}[argv[1]].split()])
+    train.main([])
+for run in ("ib_bert_large", "mobilebert"):
+    print(run, sorted(tf.io.gfile.listdir(f"ram://my-bucket/{{run}}")))
+"""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=600, cwd=repo, env=dict(
+                                os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""))
+    assert result.returncode == 0, result.stderr[-4000:]
+    listed = dict(line.split(" ", 1) for line in result.stdout.splitlines()
+                  if line.startswith(("ib_bert_large ", "mobilebert ")))
+    assert "'ckpt-3.index'" in listed["ib_bert_large"] and "'summaries'" in listed["ib_bert_large"]
+    assert "'ckpt-4.index'" in listed["mobilebert"]  # 2 layers x 1 transfer step + 2 PD steps
+    assert "Teacher restored from ram://my-bucket/ib_bert_large/ckpt-3" in result.stderr
