@@ -105,26 +105,35 @@ def list_record_files(file_patterns: str | Sequence[str]) -> list[str]:
     return sorted(set(files))
 
 
-def check_record_shapes(files: Sequence[str], seq_length: int, max_predictions: int) -> None:
-    """Read the first record and raise `InputError` if its features or lengths disagree with
-    the settings, so the mismatch is reported before anything is built (not as a parse error
-    mid-graph)."""
+def record_lengths(path: str) -> tuple[int, int]:
+    """`(seq_length, max_predictions)` of the first record of `path`.
+
+    Raises:
+        InputError: unreadable, empty, or not a BERT pretraining record.
+    """
     try:
-        first = next(iter(tf.data.TFRecordDataset(files[:1]).take(1)), None)
+        first = next(iter(tf.data.TFRecordDataset([path]).take(1)), None)
     except tf.errors.OpError as e:
-        raise InputError(f"Cannot read {files[0]}: {e.message}") from None
+        raise InputError(f"Cannot read {path}: {e.message}") from None
     if first is None:
-        raise InputError(f"{files[0]} holds no records.")
+        raise InputError(f"{path} holds no records.")
     features = tf.train.Example.FromString(first.numpy()).features.feature
     missing = [n for n in RECORD_TO_MODEL_NAMES if n not in features]
     if missing:
-        raise InputError(f"{files[0]} lacks pretraining features {missing}.")
-    seq = len(features["input_ids"].int64_list.value)
-    predictions = len(features["masked_lm_positions"].int64_list.value)
+        raise InputError(f"{path} lacks pretraining features {missing}.")
+    return (len(features["input_ids"].int64_list.value),
+            len(features["masked_lm_positions"].int64_list.value))
+
+
+def check_record_shapes(files: Sequence[str], seq_length: int, max_predictions: int) -> None:
+    """Raise `InputError` if the first record's features or lengths disagree with the
+    settings, so the mismatch is reported before anything is built (not as a parse error
+    mid-graph)."""
+    seq, predictions = record_lengths(files[0])
     if seq != seq_length or predictions != max_predictions:
         raise InputError(f"{files[0]} has seq_length {seq} and max_predictions {predictions}, "
-                          f"but seq_length={seq_length} and max_predictions={max_predictions} "
-                          "were asked for.")
+                         f"but seq_length={seq_length} and max_predictions={max_predictions} "
+                         "were asked for.")
 
 
 def pipeline_files(files: Sequence[str],

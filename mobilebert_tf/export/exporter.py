@@ -12,33 +12,26 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mobilebert_tf import fileio
+from mobilebert_tf.data import pretraining_dataset
 from mobilebert_tf.encoder import INPUT_KEYS
 from mobilebert_tf.export import fidelity, tflite
 
-_RECORD_FEATURES = {"input_ids": "input_word_ids", "input_mask": "input_mask",
-                    "segment_ids": "input_type_ids"}
-
-
 def examples_from_records(file_pattern: str, count: int, batch_size: int,
                           seq_length: int) -> list[dict[str, np.ndarray]]:
-    """Up to `count` input dicts of shape `[batch_size, seq_length]` from BERT-format
-    TFRecords (`input_ids`, `input_mask`, `segment_ids`); rows are truncated or zero-padded
-    to `seq_length`."""
-    files = fileio.glob(file_pattern)
-    if not files:
-        raise FileNotFoundError(f"No record files match {file_pattern!r}.")
-    spec = {name: tf.io.VarLenFeature(tf.int64) for name in _RECORD_FEATURES}
-    rows = []
-    for record in tf.data.TFRecordDataset(files).take(count * batch_size):
-        parsed = tf.io.parse_single_example(record, spec)
-        row = {}
-        for name, key in _RECORD_FEATURES.items():
-            values = tf.sparse.to_dense(parsed[name]).numpy()[:seq_length].astype(np.int32)
-            row[key] = np.pad(values, (0, seq_length - len(values)))
-        rows.append(row)
-    if not rows:
-        return []
-    return batches({key: np.stack([r[key] for r in rows]) for key in INPUT_KEYS}, batch_size)
+    """Up to `count` input dicts of shape `[batch_size, seq_length]` from BERT pretraining
+    TFRecords (read in file order by the training pipeline); rows are truncated or
+    zero-padded to `seq_length`."""
+    files = pretraining_dataset.list_record_files(file_pattern)
+    record_seq, predictions = pretraining_dataset.record_lengths(files[0])
+    dataset = pretraining_dataset.pretraining_dataset(files, record_seq, predictions, batch_size,
+                                                      shuffle=False, repeat=False)
+
+    def fit(values):
+        values = values[:, :seq_length]
+        return np.pad(values, [[0, 0], [0, seq_length - values.shape[1]]])
+
+    return [{key: fit(batch[key].numpy()) for key in INPUT_KEYS}
+            for batch in dataset.take(count)]
 
 
 def examples_from_task(task_name: str, split: str, vocab_file: str | None, count: int,

@@ -11,6 +11,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from mobilebert_tf import (INPUT_KEYS, MobileBertClassifier, MobileBertPretrainer,
                            MobileBertSpanLabeler, build_encoder, get_preset)
+from mobilebert_tf.data.synthetic_records import synthetic_examples, write_pretraining_records
 from mobilebert_tf.export import benchmark, exporter, fidelity, loading, tflite
 from mobilebert_tf.testing import encoder_inputs, randomize_norms, relative_error, run_module
 
@@ -145,17 +146,15 @@ def test_int8_attention_ignores_padding(tmp_path):
 
 def test_examples_from_records(tmp_path):
     path = str(tmp_path / "r.tfrecord")
-    with tf.io.TFRecordWriter(path) as writer:
-        for n in range(5):
-            feature = {name: tf.train.Feature(int64_list=tf.train.Int64List(
-                value=[101] + [7] * n + [102] + [0] * (20 - n - 2)))
-                for name in ("input_ids", "input_mask", "segment_ids")}
-            writer.write(tf.train.Example(features=tf.train.Features(feature=feature))
-                         .SerializeToString())
+    write_pretraining_records(path, synthetic_examples(5, 12, 3, 100, seed=0))
+    rows = list(synthetic_examples(5, 12, 3, 100, seed=0))
     examples = exporter.examples_from_records(path, count=2, batch_size=2, seq_length=SEQ)
     assert len(examples) == 2
     assert examples[0]["input_word_ids"].shape == (2, SEQ)
-    np.testing.assert_array_equal(examples[0]["input_word_ids"][1, :3], [101, 7, 102])
+    np.testing.assert_array_equal(examples[0]["input_word_ids"][1, :12], rows[1]["input_ids"])
+    np.testing.assert_array_equal(examples[0]["input_word_ids"][1, 12:], 0)
+    short = exporter.examples_from_records(path, count=1, batch_size=2, seq_length=8)
+    np.testing.assert_array_equal(short[0]["input_mask"], [r["input_mask"][:8] for r in rows[:2]])
 
 
 def test_examples_from_task_are_real_tokenized_text():
