@@ -26,15 +26,15 @@ paper.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shlex
 import statistics
 import sys
 import time
 
+import tensorflow as tf
 from absl import app, flags
 
-from mobilebert_tf import demo, run
+from mobilebert_tf import demo, fileio, run
 from mobilebert_tf.demo import STUDENT_PRESET, TEACHER_PRESET, DemoConfig
 
 FLAGS = flags.FLAGS
@@ -183,8 +183,8 @@ def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
         for variant in variants:
             print(f"\n== {variant}, seed {seed} ({len(rows) + 1}/{len(seeds) * len(variants)}):"
                   f" {VARIANTS[variant]}", flush=True)
-            pipeline = demo.Pipeline(os.path.join(work_dir, "ablation", variant,
-                                                  f"seed_{seed}"), config, num_stages=2)
+            pipeline = demo.Pipeline(tf.io.gfile.join(work_dir, "ablation", variant,
+                                                      f"seed_{seed}"), config, num_stages=2)
             student = pipeline.run("student", lambda out: train_student(
                 out, variant, seed, records, vocab["size"], teacher["checkpoint"], config))
             tuned = pipeline.run("finetune", lambda out: finetune_student(
@@ -301,20 +301,19 @@ def plot_results(summary: dict, references: dict, path: str) -> str:
         ax.set_title(label)
     fig.suptitle("mean ± std over seeds (blue), each seed (grey)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fileio.write_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 
 
 def write_results(output_dir: str, results: dict) -> None:
-    os.makedirs(output_dir, exist_ok=True)
-    demo.write_json(os.path.join(output_dir, "results.json"), results)
+    tf.io.gfile.makedirs(output_dir)
+    fileio.write_json(tf.io.gfile.join(output_dir, "results.json"), results)
     text = results_markdown(results)
-    with open(os.path.join(output_dir, "results.md"), "w") as f:
-        f.write(text)
+    fileio.write_text(tf.io.gfile.join(output_dir, "results.md"), text)
     references = {"mlm_accuracy": ("teacher", results["teacher_mlm_accuracy"]),
                   "dev_accuracy": ("majority class", results["majority_class_accuracy"])}
-    plot_results(results["summary"], references, os.path.join(output_dir, "ablation.png"))
+    plot_results(results["summary"], references, tf.io.gfile.join(output_dir, "ablation.png"))
     print("\n" + text)
 
 

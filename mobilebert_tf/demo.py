@@ -26,13 +26,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import sys
+import tempfile
 import time
 from typing import Callable
 
+import tensorflow as tf
 from absl import app, flags
+
+from mobilebert_tf import fileio
 
 FLAGS = flags.FLAGS
 
@@ -115,7 +118,7 @@ class Pipeline:
     def __init__(self, work_dir: str, config: DemoConfig, num_stages: int):
         self.work_dir, self.config, self.num_stages = work_dir, config, num_stages
         self.results: dict[str, dict] = {}
-        os.makedirs(work_dir, exist_ok=True)
+        tf.io.gfile.makedirs(work_dir)
 
     def _check_settings(self, stage: str, settings: dict | None) -> None:
         last = STAGES.index(stage) if stage in STAGES else len(STAGES)
@@ -127,25 +130,24 @@ class Pipeline:
                              "delete it and the stages after it, or pass another --work_dir.")
 
     def dir(self, stage: str) -> str:
-        return os.path.join(self.work_dir, stage)
+        return tf.io.gfile.join(self.work_dir, stage)
 
     def run(self, stage: str, fn: Callable[[str], dict]) -> dict:
         index = len(self.results) + 1
         stage_dir = self.dir(stage)
-        done = os.path.join(stage_dir, "done.json")
-        if os.path.exists(done):
-            with open(done) as f:
-                result = json.load(f)
+        done = tf.io.gfile.join(stage_dir, "done.json")
+        if tf.io.gfile.exists(done):
+            result = fileio.read_json(done)
             self._check_settings(stage, result.pop("settings", None))
             self.results[stage] = result
             print(f"[{index}/{self.num_stages}] {stage}: done before, skipped.", flush=True)
             return self.results[stage]
         print(f"\n[{index}/{self.num_stages}] {stage}", flush=True)
-        os.makedirs(stage_dir, exist_ok=True)
+        tf.io.gfile.makedirs(stage_dir)
         start = time.perf_counter()
         result = fn(stage_dir)
         result["seconds"] = round(time.perf_counter() - start, 1)
-        write_json(done, {**result, "settings": dataclasses.asdict(self.config)})
+        fileio.write_json(done, {**result, "settings": dataclasses.asdict(self.config)})
         self.results[stage] = result
         print(f"[{index}/{self.num_stages}] {stage}: {result['seconds']:.0f} s", flush=True)
         return result
@@ -153,7 +155,20 @@ class Pipeline:
 
 @contextlib.contextmanager
 def native_logs_to(path: str):
-    """Send file descriptor 2 (TensorFlow's and the converter's C++ logs) to `path`."""
+    """Append what goes to file descriptor 2 (TensorFlow's and the converter's C++ logs) to
+    `path`, which may be a bucket URL."""
+    if "://" in path:
+        # A file descriptor must be local: log to a local file, then copy that to `path`.
+        with tempfile.TemporaryDirectory() as tmp:
+            local = os.path.join(tmp, "native.log")
+            if tf.io.gfile.exists(path):
+                tf.io.gfile.copy(path, local)  # appended to, as a local log is
+            try:
+                with native_logs_to(local):
+                    yield
+            finally:  # not `gfile.copy(..., overwrite=True)`: on ram:// that appends
+                fileio.write_bytes(path, fileio.read_bytes(local))
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     with open(path, "a") as log:
@@ -164,13 +179,6 @@ def native_logs_to(path: str):
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
-
-
-def write_json(path: str, value) -> None:
-    tmp = path + ".incomplete"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
 
 
 def run_training(config):
@@ -205,9 +213,8 @@ def build_corpus(out: str, config: DemoConfig) -> dict:
     train = [d for i, d in enumerate(documents) if (i + 1) % config.heldout_every]
     files = {}
     for name, docs in (("train", train), ("heldout", heldout)):
-        files[name] = os.path.join(out, f"{name}.txt")
-        with open(files[name], "w", encoding="utf-8") as f:
-            f.write("\n\n".join("\n".join(doc) for doc in docs) + "\n")
+        files[name] = fileio.write_text(tf.io.gfile.join(out, f"{name}.txt"),
+                                        "\n\n".join("\n".join(doc) for doc in docs) + "\n")
     words = sum(len(s.split()) for d in documents for s in d)
     print(f"{len(plays)} scenes + {len(reviews)} movies' reviews = {len(documents)} documents, "
           f"{words:,} words; {len(heldout)} documents held out.")
@@ -218,7 +225,7 @@ def build_corpus(out: str, config: DemoConfig) -> dict:
 def build_vocab(out: str, corpus_file: str, config: DemoConfig) -> dict:
     from mobilebert_tf.data.vocab_builder import build_wordpiece_vocab
 
-    path = os.path.join(out, "vocab.txt")
+    path = tf.io.gfile.join(out, "vocab.txt")
     vocab = build_wordpiece_vocab(corpus_file, path, config.vocab_size)
     print(f"{len(vocab)} WordPiece tokens -> {path}")
     return {"file": path, "size": len(vocab)}
@@ -234,9 +241,9 @@ def build_records(out: str, corpus: dict, vocab_file: str, config: DemoConfig) -
     result = {}
     for name, dupe in (("train", config.dupe_factor), ("heldout", 1)):
         written = create_pretraining_records(
-            corpus["files"][name], os.path.join(out, name), vocab_file,
+            corpus["files"][name], tf.io.gfile.join(out, name), vocab_file,
             dataclasses.replace(data, dupe_factor=dupe), overwrite=True)
-        result[name] = {"pattern": os.path.join(out, name, "*.tfrecord"),
+        result[name] = {"pattern": tf.io.gfile.join(out, name, "*.tfrecord"),
                         "examples": written["num_examples"]}
         print(f"{name}: {written['num_examples']:,} sequences of {config.seq_length}")
     return result
@@ -356,7 +363,7 @@ def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig,
                                     config.seq_length, model.encoder.config.vocab_size)
         for split, count in (("train", config.num_calibration),
                              ("validation", config.num_fidelity)))
-    with native_logs_to(os.path.join(out, "convert.log")):
+    with native_logs_to(tf.io.gfile.join(out, "convert.log")):
         results = exporter.export(model, out, seq_length=config.seq_length,
                                   calibration=calibration, fidelity_examples=fidelity,
                                   num_threads=num_threads)
@@ -378,8 +385,8 @@ def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
     accuracy = {"keras float32": float(np.mean(np.argmax(logits, -1) == labels))}
     agreement = {}
     for precision, path in tflite_files.items():
-        with open(path, "rb") as f:
-            outputs = tflite.run_tflite(f.read(), exporter.batches(inputs, 1), num_threads)
+        outputs = tflite.run_tflite(fileio.read_bytes(path), exporter.batches(inputs, 1),
+                                    num_threads)
         predicted = np.array([np.argmax(o["logits"][0]) for o in outputs])
         accuracy[precision] = float(np.mean(predicted == labels))
         agreement[precision] = float(np.mean(predicted == np.argmax(logits, -1)))
@@ -396,12 +403,11 @@ def time_latency(out: str, tflite_files: dict, config: DemoConfig, num_threads: 
 
     models = {}
     for precision, path in tflite_files.items():
-        with open(path, "rb") as f:
-            models[f"demo student {precision}"] = f.read()
+        models[f"demo student {precision}"] = fileio.read_bytes(path)
     if config.full_size_latency:
         print("Converting full-size MobileBERT (ours) and BERT-base (tf-models-official), "
               "random weights, sequence length 128 ...", flush=True)
-        with native_logs_to(os.path.join(out, "convert.log")):
+        with native_logs_to(tf.io.gfile.join(out, "convert.log")):
             full = reference_suite("mobilebert", ["float32", "dynamic_int8", "int8"], 128,
                                    out, include=("ours", "tfmg bert_base"))
         models.update({name.replace("ours", "MobileBERT").replace("tfmg bert_base",
@@ -411,7 +417,7 @@ def time_latency(out: str, tflite_files: dict, config: DemoConfig, num_threads: 
     baseline = "BERT-base float32" if config.full_size_latency else None
     table = benchmark.format_table(latencies, baseline)
     print(table)
-    plot = benchmark.plot(latencies, os.path.join(out, "latency.png"))
+    plot = benchmark.plot(latencies, tf.io.gfile.join(out, "latency.png"))
     return {"num_threads": num_threads, "rounds": config.latency_rounds,
             "latencies": [dataclasses.asdict(l) for l in latencies], "table": table,
             "plot": plot}
@@ -422,13 +428,10 @@ def time_latency(out: str, tflite_files: dict, config: DemoConfig, num_threads: 
 def scalar_series(summary_dir: str, tag: str) -> tuple[list[int], list[float]]:
     """(steps, values) of one scalar in a TensorBoard event directory, by step (a resumed
     run's later value wins)."""
-    import glob
-
-    import tensorflow as tf
     from tensorflow.core.util import event_pb2
 
     points = {}
-    files = sorted(glob.glob(os.path.join(summary_dir, "events.out.tfevents.*")))
+    files = fileio.glob(tf.io.gfile.join(summary_dir, "events.out.tfevents.*"))
     for record in tf.data.TFRecordDataset(files) if files else ():
         event = event_pb2.Event.FromString(record.numpy())
         for value in event.summary.value:
@@ -450,7 +453,7 @@ def plot_losses(work: Pipeline, path: str) -> str:
               ("sentiment fine-tuning loss", "finetune", "loss/loss"))
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     for ax, (title, stage, tag) in zip(axes, panels):
-        steps, values = scalar_series(os.path.join(work.dir(stage), "summaries"), tag)
+        steps, values = scalar_series(tf.io.gfile.join(work.dir(stage), "summaries"), tag)
         if values:
             width = max(len(values) // 50, 1)  # moving average over ~2% of the run
             smooth = np.convolve(values, np.ones(width) / width, mode="valid")
@@ -464,7 +467,7 @@ def plot_losses(work: Pipeline, path: str) -> str:
         ax.set_title(title)
         ax.set_xlabel("step")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fileio.write_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 
@@ -504,11 +507,10 @@ def write_summary(out: str, work: Pipeline) -> dict:
               "", "```", latency["table"], "```", "",
               "Plots: `summary/losses.png`, `latency/latency.png`."]
     text = "\n".join(lines) + "\n"
-    with open(os.path.join(out, "summary.md"), "w") as f:
-        f.write(text)
+    summary = fileio.write_text(tf.io.gfile.join(out, "summary.md"), text)
     print("\n" + text)
-    losses = plot_losses(work, os.path.join(out, "losses.png"))
-    return {"summary": os.path.join(out, "summary.md"), "losses_plot": losses}
+    losses = plot_losses(work, tf.io.gfile.join(out, "losses.png"))
+    return {"summary": summary, "losses_plot": losses}
 
 
 def pretraining_stages(work: Pipeline) -> tuple[dict, dict, dict]:
@@ -540,9 +542,9 @@ def run_demo(work_dir: str, config: DemoConfig, num_threads: int = 2) -> dict:
                                                   vocab["file"], config, num_threads))
     work.run("latency", lambda out: time_latency(out, export["files"], config, num_threads))
     print(f"\n[{work.num_stages}/{work.num_stages}] summary", flush=True)
-    os.makedirs(work.dir("summary"), exist_ok=True)  # always rewritten
+    tf.io.gfile.makedirs(work.dir("summary"))  # always rewritten
     work.results["summary"] = write_summary(work.dir("summary"), work)
-    write_json(os.path.join(work_dir, "summary.json"), work.results)
+    fileio.write_json(tf.io.gfile.join(work_dir, "summary.json"), work.results)
     return work.results
 
 

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from experiments import ablation
-from mobilebert_tf import demo, run
+from mobilebert_tf import demo, fileio, run
 from mobilebert_tf.demo import SMOKE_CONFIG, STUDENT_PRESET, DemoConfig
 from mobilebert_tf.run.command_line import command_line
 
@@ -56,6 +56,22 @@ def test_claims_are_read_off_the_means():
     assert verdicts[("every di", "mlm_accuracy")] == "holds"
     detail = next(c["detail"] for c in claims if c["claim"].startswith("feature-"))
     assert "not run: pkt_no_pd" in detail and "gap +0.1300" in detail
+
+
+def test_results_are_written_to_a_bucket_path(ram_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # builtin file I/O on "ram://..." would write under ./ram:/
+    rows = [{"variant": v, "seed": 0, "mlm_accuracy": 0.3, "dev_accuracy": 0.6}
+            for v in ("pkt", "none")]
+    summary = ablation.summarize(rows)
+    results = {"command": "python -m experiments.ablation", "config": dataclasses.asdict(
+        SMOKE_CONFIG), "budget_steps": 8, "seeds": [0], "teacher_mlm_accuracy": 0.4,
+        "majority_class_accuracy": 0.5, "runs": rows, "summary": summary,
+        "claims": ablation.evaluate_claims(summary)}
+    ablation.write_results(f"{ram_path}/out", results)
+    assert list(tmp_path.iterdir()) == []
+    assert fileio.read_json(f"{ram_path}/out/results.json") == results
+    assert "| pkt |" in fileio.read_text(f"{ram_path}/out/results.md")
+    assert fileio.read_bytes(f"{ram_path}/out/ablation.png")[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow

@@ -8,8 +8,9 @@ import os
 import shlex
 
 import pytest
+import tensorflow as tf
 
-from mobilebert_tf import demo
+from mobilebert_tf import demo, fileio
 from mobilebert_tf.demo import FIELD_STAGES, SMOKE_CONFIG, STAGES, DemoConfig, Pipeline
 from mobilebert_tf.export.tflite import PRECISIONS
 from mobilebert_tf.run.command_line import command_line
@@ -64,6 +65,70 @@ def test_stages_made_with_other_settings_are_refused(tmp_path):
         with pytest.raises(ValueError, match=rf"vocab was made with other settings "
                                              rf"\(\['{next(iter(changed))}'\]\); delete it"):
             Pipeline(str(tmp_path), other, 1).run("vocab", never)
+
+
+def test_bookkeeping_on_a_bucket_work_dir(ram_path, tmp_path, monkeypatch, capsys):
+    """The demo's own file I/O with a work_dir only `tf.io.gfile` can use, as a `gs://` one:
+    corpus, vocab and records for real, the training, export, accuracy and latency stages
+    faked (each writing what the summary reads). done.json, the corpus, summary.md,
+    losses.png, summary.json and the converter log all land there, nothing locally; a rerun
+    skips every stage and other settings are refused."""
+    monkeypatch.chdir(tmp_path)  # builtin file I/O on "ram://..." would write under ./ram:/
+
+    def never(*args):
+        raise AssertionError("a finished stage ran again")
+
+    def train(out, role):
+        with tf.summary.create_file_writer(tf.io.gfile.join(out, "summaries")).as_default():
+            for step in (1, 2, 3):
+                tf.summary.scalar("loss/loss", 1.0 / step, step=step)
+        return {"checkpoint": out, "mlm_accuracy": 0.25,
+                "params": {"total": 200 if role == "teacher" else 100}}
+
+    def export(out, *args):
+        with demo.native_logs_to(tf.io.gfile.join(out, "convert.log")):
+            os.write(2, b"converter log line\n")
+        return {"files": {"int8": fileio.write_bytes(tf.io.gfile.join(out, "int8.tflite"),
+                                                     b"tflite")},
+                "bytes": {"float32": 12, "int8": 6}}
+
+    fakes = {
+        "train_pretrainer": lambda role, config, *args: train(config.model_dir, role),
+        "finetune": lambda out, *args: {**train(out, "finetune"), "model": f"{out}/m.keras",
+                                        "best_dev_accuracy": 0.5, "best_step": 3},
+        "export_model": export,
+        "dev_accuracy": lambda *args: {"examples": 4, "accuracy": {"int8": 0.5},
+                                       "agreement": {"int8": 1.0}},
+        "time_latency": lambda *args: {"num_threads": 1, "rounds": 1, "table": "(table)"}}
+    for name, fake in fakes.items():
+        monkeypatch.setattr(demo, name, fake)
+    demo.run_demo(ram_path, SMOKE_CONFIG)
+
+    assert list(tmp_path.iterdir()) == []
+    for stage in STAGES:
+        done = fileio.read_json(f"{ram_path}/{stage}/done.json")
+        assert done.pop("settings") == dataclasses.asdict(SMOKE_CONFIG)
+    results = fileio.read_json(f"{ram_path}/summary.json")
+    assert set(results) == {*STAGES, "summary"}
+    assert results["corpus"]["files"]["train"] == f"{ram_path}/corpus/train.txt"
+    assert fileio.read_text(results["corpus"]["files"]["heldout"]).strip()
+    assert "| int8 | 0.5000 | 100.00% |" in fileio.read_text(results["summary"]["summary"])
+    assert fileio.read_bytes(results["summary"]["losses_plot"])[:8] == PNG
+    assert demo.scalar_series(f"{ram_path}/teacher/summaries", "loss/loss") == (
+        [1, 2, 3], [1.0, 0.5, pytest.approx(1 / 3)])
+    log = f"{ram_path}/export/convert.log"
+    with demo.native_logs_to(log):  # appends, as to a local file
+        os.write(2, b"second line\n")
+    assert fileio.read_text(log) == "converter log line\nsecond line\n"
+
+    capsys.readouterr()
+    for name in fakes:
+        monkeypatch.setattr(demo, name, never)
+    demo.run_demo(ram_path, SMOKE_CONFIG)
+    assert capsys.readouterr().out.count("done before, skipped.") == len(STAGES)
+    other = dataclasses.replace(SMOKE_CONFIG, vocab_size=7)
+    with pytest.raises(ValueError, match=r"vocab was made with other settings"):
+        demo.run_demo(ram_path, other)
 
 
 def test_every_setting_belongs_to_a_stage():
