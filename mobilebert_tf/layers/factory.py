@@ -2,7 +2,7 @@
 
 import tf_keras as keras
 
-from mobilebert_tf.layers.flat_dense import FlatDense
+from mobilebert_tf.layers.dense import Dense
 from mobilebert_tf.layers.no_norm import NoNorm
 
 
@@ -16,8 +16,8 @@ def make_norm(norm: str, epsilon: float, name: str) -> keras.layers.Layer:
 
 
 def make_dense(units: int, name: str, initializer_range: float,
-               activation=None) -> FlatDense:
+               activation=None) -> Dense:
     """A dense layer with the truncated-normal kernel initializer of BERT."""
-    return FlatDense(
+    return Dense(
         units, activation=activation, name=name,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range))

@@ -1,11 +1,11 @@
-"""`FlatDense`: Keras' `Dense`, applied to `[tokens, width]` so its ops fuse on CPU."""
+"""`Dense`: Keras' `Dense`, applied to `[tokens, width]` so its ops fuse on CPU."""
 
 import tensorflow as tf
 import tf_keras as keras
 
 
 @keras.saving.register_keras_serializable(package="mobilebert_tf")
-class FlatDense(keras.layers.Dense):
+class Dense(keras.layers.Dense):
     """`keras.layers.Dense` (same arguments, weights `kernel` and `bias`, same math) that
     multiplies a `[..., width]` input as one `[tokens, width]` matrix.
 
@@ -15,8 +15,12 @@ class FlatDense(keras.layers.Dense):
     the full-size MobileBERT without XLA runs 361 fused matmuls per forward pass instead of
     361 MatMul + 361 BiasAdd + 96 Relu ops (benchmarks/training).
 
+    Named `Dense` like Keras' layer on purpose: a `.keras` file stores the weights of layers
+    held in lists under their class name in snake case, so another name would make files
+    saved before this class existed unloadable.
+
     Example:
-    >>> FlatDense(8, name="dense")(tf.ones([2, 3, 4])).shape
+    >>> Dense(8, name="dense")(tf.ones([2, 3, 4])).shape
     TensorShape([2, 3, 8])
     """
 
