@@ -53,18 +53,18 @@ def main(argv):
         models.update(reference_suite(FLAGS.preset, FLAGS.precisions, FLAGS.seq_length,
                                       output_dir))
     for name, content in models.items():
-        fileio.write_bytes(os.path.join(output_dir, name.replace(" ", "_") + ".tflite"), content)
+        fileio.write_bytes(tf.io.gfile.join(output_dir, name.replace(" ", "_") + ".tflite"), content)
     print(f"LiteRT interpreter, XNNPACK, {FLAGS.num_threads} threads, batch 1, "
           f"{FLAGS.warmup} warm-up + {FLAGS.rounds} interleaved rounds, "
           f"{os.cpu_count()} CPUs visible.")
     latencies = benchmark.time_models(models, FLAGS.num_threads, FLAGS.warmup, FLAGS.rounds)
     baseline = next((n for n in models if n.startswith("tfmg mobilebert float32")), None)
     print(benchmark.format_table(latencies, baseline))
-    fileio.write_json(os.path.join(output_dir, "latency.json"),
+    fileio.write_json(tf.io.gfile.join(output_dir, "latency.json"),
                       {"num_threads": FLAGS.num_threads, "rounds": FLAGS.rounds,
                        "seq_length": FLAGS.seq_length,
                        "latencies": [vars(l) for l in latencies]})
-    benchmark.plot(latencies, os.path.join(output_dir, "latency.png"))
+    benchmark.plot(latencies, tf.io.gfile.join(output_dir, "latency.png"))
 
 
 if __name__ == "__main__":

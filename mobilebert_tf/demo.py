@@ -160,7 +160,7 @@ def native_logs_to(path: str):
     if "://" in path:
         # A file descriptor must be local: log to a local file, then copy that to `path`.
         with tempfile.TemporaryDirectory() as tmp:
-            local = os.path.join(tmp, "native.log")
+            local = tf.io.gfile.join(tmp, "native.log")
             if tf.io.gfile.exists(path):
                 tf.io.gfile.copy(path, local)  # appended to, as a local log is
             try:

@@ -44,7 +44,7 @@ def main(argv):
     global LOAD
     LOAD = " ".join(f"{x:.1f}" for x in os.getloadavg())
     work = tempfile.mkdtemp(prefix="mbert_bench_")
-    corpus_file = os.path.join(work, "corpus.txt")
+    corpus_file = tf.io.gfile.join(work, "corpus.txt")
     stats = corpus.build_corpus(corpus_file, FLAGS.max_plays)
     sentences = [s for d in documents.read_documents([corpus_file]) for s in d]
     vocab = Vocab.load(default_vocab_file())
@@ -81,7 +81,7 @@ def main(argv):
     rows.append(("read + tokenize corpus (main process)", "1",
                  f"{stats['words'] / load_seconds:,.0f} words/s", f"{load_seconds:.1f} s"))
     for workers in sorted({1, FLAGS.max_workers}):
-        out = os.path.join(work, f"records_{workers}")
+        out = tf.io.gfile.join(work, f"records_{workers}")
         result, seconds = _timed(lambda: create_pretraining_records(
             corpus_file, out, vocab.path, config, num_workers=workers, progress=False))
         n = result["num_examples"]

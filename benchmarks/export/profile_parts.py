@@ -100,7 +100,7 @@ def main(argv):
     models = {}
     with tempfile.TemporaryDirectory() as work:
         for name, cls in VARIANTS.items():
-            path = _saved_model(cls(encoder), os.path.join(work, name.replace(" ", "_")))
+            path = _saved_model(cls(encoder), tf.io.gfile.join(work, name.replace(" ", "_")))
             for precision in FLAGS.precisions:
                 models[f"{name} {precision}"] = tflite.convert(path, precision,
                                                                lambda: calibration)

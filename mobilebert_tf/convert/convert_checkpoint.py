@@ -12,46 +12,29 @@ every missing target weight). The SavedModel is checked against the Keras model 
 
 from __future__ import annotations
 
-import json
-import os
 
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
 from mobilebert_tf import fileio
-from mobilebert_tf.config import get_preset
+from mobilebert_tf.config import get_preset, parse_overrides
 from mobilebert_tf.convert import exporter, importer, name_maps
 from mobilebert_tf.testing import encoder_inputs
 
-flags.DEFINE_enum("source_format", None, list(name_maps.FORMATS),
-                  "tf1: the authors' TF1 checkpoint; tfmg: tf-models-official TF2 checkpoint; "
-                  "hf: Hugging Face .safetensors/.bin (or its directory).")
-flags.DEFINE_string("source", None, "Checkpoint prefix, directory or weights file.")
-flags.DEFINE_string("preset", "mobilebert", "Config preset the checkpoint was trained with.")
-flags.DEFINE_multi_string("config_override", [],
-                          "field=value overrides of the preset, e.g. vocab_size=30522.")
-flags.DEFINE_string("output_dir", None, "Where to write the converted model.")
-flags.DEFINE_bool("with_heads", False, "Also import the MLM and NSP heads (pretrainer).")
-flags.mark_flags_as_required(["source_format", "source", "output_dir"])
-
-
-def parse_overrides(items: list[str]) -> dict:
-    """`["num_layers=2", "use_pooler=true"]` -> `{"num_layers": 2, "use_pooler": True}`."""
-    overrides = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--config_override takes field=value, got {item!r}.")
-        lowered = value.strip().lower()
-        if lowered in ("true", "false"):
-            overrides[key] = lowered == "true"
-        else:
-            try:
-                overrides[key] = json.loads(value)
-            except json.JSONDecodeError:
-                overrides[key] = value
-    return overrides
+def define_flags() -> None:
+    """The CLI's flags, defined when run (not on import: `tpu/train.py` has a --preset too)."""
+    flags.DEFINE_enum("source_format", None, list(name_maps.FORMATS),
+                      "tf1: the authors' TF1 checkpoint; tfmg: tf-models-official TF2 "
+                      "checkpoint; hf: Hugging Face .safetensors/.bin (or its directory).")
+    flags.DEFINE_string("source", None, "Checkpoint prefix, directory or weights file.")
+    flags.DEFINE_string("preset", "mobilebert", "Config preset the checkpoint was trained "
+                        "with.")
+    flags.DEFINE_multi_string("config_override", [],
+                              "field=value overrides of the preset, e.g. vocab_size=30522.")
+    flags.DEFINE_string("output_dir", None, "Where to write the converted model.")
+    flags.DEFINE_bool("with_heads", False, "Also import the MLM and NSP heads (pretrainer).")
+    flags.mark_flags_as_required(["source_format", "source", "output_dir"])
 
 
 def convert(source_format: str, source: str, preset: str, output_dir: str,
@@ -63,10 +46,10 @@ def convert(source_format: str, source: str, preset: str, output_dir: str,
     tf.io.gfile.makedirs(output_dir)
     encoder = model.encoder if with_heads else model
     checkpoint = exporter.save_tf2_checkpoint(model, output_dir)
-    saved_model = exporter.save_encoder_saved_model(encoder, os.path.join(output_dir,
+    saved_model = exporter.save_encoder_saved_model(encoder, tf.io.gfile.join(output_dir,
                                                                           "saved_model"))
-    fileio.write_json(os.path.join(output_dir, "config.json"), config.to_dict())
-    fileio.write_text(os.path.join(output_dir, "import_report.json"), report.to_json())
+    fileio.write_json(tf.io.gfile.join(output_dir, "config.json"), config.to_dict())
+    fileio.write_text(tf.io.gfile.join(output_dir, "import_report.json"), report.to_json())
 
     inputs = encoder_inputs(2, min(16, config.max_position), config.vocab_size, lengths=None)
     expected = encoder(inputs)["sequence_output"].numpy()
@@ -80,10 +63,14 @@ def convert(source_format: str, source: str, preset: str, output_dir: str,
 
 def main(argv):
     del argv
+    try:
+        overrides = parse_overrides(flags.FLAGS.config_override)
+    except ValueError as e:
+        raise app.UsageError(f"--config_override: {e}") from None
     convert(flags.FLAGS.source_format, flags.FLAGS.source, flags.FLAGS.preset,
-            flags.FLAGS.output_dir, flags.FLAGS.with_heads,
-            parse_overrides(flags.FLAGS.config_override))
+            flags.FLAGS.output_dir, flags.FLAGS.with_heads, overrides)
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

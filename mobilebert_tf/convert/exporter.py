@@ -65,7 +65,7 @@ def save_tf2_checkpoint(model: keras.Model, directory: str) -> str:
     """
     encoder = model if isinstance(model, MobileBertEncoder) else model.encoder
     checkpoint = tf.train.Checkpoint(model=model, encoder=encoder)
-    return checkpoint.save(os.path.join(directory, "ckpt"))
+    return checkpoint.save(tf.io.gfile.join(directory, "ckpt"))
 
 
 def save_encoder_saved_model(encoder: MobileBertEncoder, export_dir: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 from typing import Callable
 
 import numpy as np
@@ -65,8 +64,8 @@ def read_hf(path: str) -> Source:
     directory holding `model.safetensors` or `pytorch_model.bin`. Names of a bare
     `MobileBertModel` (no `mobilebert.` prefix) are given the prefix."""
     if tf.io.gfile.isdir(path):
-        found = [os.path.join(path, f) for f in _HF_FILES
-                 if tf.io.gfile.exists(os.path.join(path, f))]
+        found = [tf.io.gfile.join(path, f) for f in _HF_FILES
+                 if tf.io.gfile.exists(tf.io.gfile.join(path, f))]
         if not found:
             raise FileNotFoundError(f"No {' or '.join(_HF_FILES)} in {path!r}.")
         path = found[0]

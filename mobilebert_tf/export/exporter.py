@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Iterable
 
 import numpy as np
@@ -127,7 +126,7 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
         raise ValueError("int8 export needs a non-empty calibration set (e.g. 100 real "
                          "examples from --calibration_records).")
     tf.io.gfile.makedirs(output_dir)
-    saved_model_dir = tflite.save_saved_model(model, os.path.join(output_dir, "saved_model"),
+    saved_model_dir = tflite.save_saved_model(model, tf.io.gfile.join(output_dir, "saved_model"),
                                               batch_size, seq_length, fold)
     log(f"SavedModel: {saved_model_dir}")
     if fidelity_examples is None:
@@ -138,7 +137,7 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     results, failures = {}, []
     for precision in precisions:
         content = tflite.convert(saved_model_dir, precision, lambda: calibration)
-        path = os.path.join(output_dir, f"model_{precision}.tflite")
+        path = tf.io.gfile.join(output_dir, f"model_{precision}.tflite")
         reports = fidelity.compare(expected, tflite.run_tflite(content, fidelity_examples,
                                                                num_threads))
         log(fidelity.format_reports(precision, reports))
@@ -150,7 +149,7 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
         fileio.write_bytes(path, content)
         results[precision] = {"path": path, "bytes": len(content),
                               "outputs": [dataclasses.asdict(r) for r in reports]}
-    fileio.write_json(os.path.join(output_dir, "fidelity.json"),
+    fileio.write_json(tf.io.gfile.join(output_dir, "fidelity.json"),
                       {"tolerances": {p: fidelity.TOLERANCES[p] for p in precisions},
                        "results": results})
     if failures:

@@ -5,7 +5,6 @@ untrained models look faster than trained ones)."""
 
 from __future__ import annotations
 
-import os
 
 import tensorflow as tf
 
@@ -25,7 +24,7 @@ def convert_reference(encoder, seq_length, precision, work_dir):
         return {"sequence_output": outputs["sequence_output"],
                 "pooled_output": outputs["pooled_output"]}
 
-    path = os.path.join(work_dir, f"reference_{encoder.name}")
+    path = tf.io.gfile.join(work_dir, f"reference_{encoder.name}")
     module = tf.Module()
     module.encoder = encoder
     tf.saved_model.save(module, path, signatures={"serving_default":
@@ -60,7 +59,7 @@ def reference_suite(preset: str, precisions, seq_length: int, work_dir: str,
         for name in ("ours", "ours unfolded"):
             if name in include:
                 saved[name] = tflite.save_saved_model(
-                    ours, os.path.join(work_dir, name.replace(" ", "_")), 1, seq_length,
+                    ours, tf.io.gfile.join(work_dir, name.replace(" ", "_")), 1, seq_length,
                     fold=name == "ours")
     theirs = {}
     if "tfmg mobilebert" in include:

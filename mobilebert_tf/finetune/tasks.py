@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 
 import tensorflow as tf
 
@@ -130,7 +129,7 @@ def get_task(name: str) -> FinetuneTask:
 
 def squad_file(data_dir: str, version: str, split: str) -> str:
     """`{data_dir}/train-v1.1.json` or `dev-v1.1.json` (v2.0 likewise), the official names."""
-    return os.path.join(data_dir, f"{'train' if split == 'train' else 'dev'}-{version}.json")
+    return tf.io.gfile.join(data_dir, f"{'train' if split == 'train' else 'dev'}-{version}.json")
 
 
 def read_squad_checked(path: str) -> dict:

@@ -10,9 +10,10 @@ import pytest
 import tensorflow as tf
 
 from mobilebert_tf import MobileBertPretrainer, build_encoder, get_preset
+from mobilebert_tf.config import parse_overrides
 from mobilebert_tf.convert import exporter
 from mobilebert_tf.convert.architecture import ArchitectureMismatchError
-from mobilebert_tf.convert.convert_checkpoint import convert, parse_overrides
+from mobilebert_tf.convert.convert_checkpoint import convert
 from mobilebert_tf.convert.safetensors import read_safetensors, write_safetensors
 from mobilebert_tf.testing import encoder_inputs
 from mobilebert_tf.training.loop import restore_model
