@@ -175,8 +175,11 @@ def resume_start(positions, input_context: tf.distribute.InputContext | None
 
 
 def _window_records(files: tf.Tensor, window: tf.Tensor, seed: tf.Tensor, shuffle: bool,
-                    files_per_window: int, shuffle_block: int) -> tf.data.Dataset:
-    """`(serialized record, index in window)` of one window, in its stateless order."""
+                    files_per_window: int, shuffle_block: int, skip: tf.Tensor
+                    ) -> tf.data.Dataset:
+    """`(serialized record, index in window)` of one window in its stateless order, from
+    index `skip` on. Whole shuffle blocks before `skip` are skipped as raw records (read,
+    never shuffled)."""
     num_files = tf.size(files, out_type=tf.int64)
     windows_per_pass = (num_files + files_per_window - 1) // files_per_window
     order = tf.range(num_files)
@@ -188,6 +191,9 @@ def _window_records(files: tf.Tensor, window: tf.Tensor, seed: tf.Tensor, shuffl
     records = tf.data.Dataset.from_tensor_slices(names).interleave(
         tf.data.TFRecordDataset, cycle_length=files_per_window, block_length=1,
         num_parallel_calls=files_per_window, deterministic=True)
+    first_block = skip // shuffle_block if shuffle else 0
+    unshuffled = first_block * shuffle_block if shuffle else skip
+    records = records.skip(unshuffled)
     if shuffle:
         window_seed = tf.random.experimental.stateless_fold_in(seed, -1 - window)
 
@@ -196,8 +202,9 @@ def _window_records(files: tf.Tensor, window: tf.Tensor, seed: tf.Tensor, shuffl
             return tf.gather(block, tf.random.experimental.stateless_shuffle(
                 tf.range(tf.size(block)), block_seed))
 
-        records = records.batch(shuffle_block).enumerate().map(permute).unbatch()
-    return records.enumerate().map(lambda index, record: (record, index))
+        records = records.batch(shuffle_block).enumerate(first_block).map(permute).unbatch()
+    records = records.enumerate(unshuffled).map(lambda index, record: (record, index))
+    return records.skip(skip - unshuffled)
 
 
 def pretraining_dataset(file_patterns: str | Sequence[str], seq_length: int,
@@ -254,10 +261,10 @@ def pretraining_dataset(file_patterns: str | Sequence[str], seq_length: int,
     pipeline_seed = tf.constant([seed, pipeline], tf.int64)
 
     def window_dataset(window):
-        records = _window_records(files_t, window, pipeline_seed, shuffle, files_per_window,
-                                  shuffle_block)
         skip = tf.where(window == start_window, tf.cast(start_index + 1, tf.int64), 0)
-        return records.skip(skip).map(lambda record, index: (record, tf.stack(
+        records = _window_records(files_t, window, pipeline_seed, shuffle, files_per_window,
+                                  shuffle_block, skip)
+        return records.map(lambda record, index: (record, tf.stack(
             [tf.constant(pipeline, tf.int64), window, index])))
 
     spec = record_feature_spec(seq_length, max_predictions_per_seq, use_next_sentence_label)

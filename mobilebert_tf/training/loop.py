@@ -105,10 +105,10 @@ def _loop_ends(start: int, steps_per_loop: int, boundaries: Sequence[int],
     return end
 
 
-def _step_function(trainer: StagedTrainer, strategy: tf.distribute.Strategy):
+def step_function(trainer: StagedTrainer, strategy: tf.distribute.Strategy):
     """A `tf.function(iterator, num_steps)` running `num_steps` steps; returns the last
     step's logs (global values) and the index of the first step with a non-finite log (-1:
-    none). Traced once per stage: `num_steps` is a tensor."""
+    none). Traced once per stage (`trainer.set_stage` first): `num_steps` is a tensor."""
 
     def replica_step(batch):
         position = None
@@ -214,7 +214,7 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
     while int(step) < last_step:
         stage = stages[stage_index]
         trainer.set_stage(stage_index)
-        run_steps = _step_function(trainer, strategy)
+        run_steps = step_function(trainer, strategy)
         logging.info("Stage %d/%d %r: %d steps from step %d.", stage_index + 1, len(stages),
                      stage.name, ends[stage_index] - int(step), int(step))
         while int(step) < ends[stage_index]:
@@ -289,4 +289,4 @@ def restore_model(model, checkpoint_path: str) -> str:
 
 
 __all__ = ["Every", "Resume", "create_optimizer_slots", "default_steps_per_loop", "is_chief",
-           "checkpoint_prefix", "make_checkpoint", "restore_model", "train"]
+           "checkpoint_prefix", "make_checkpoint", "restore_model", "step_function", "train"]
