@@ -193,17 +193,20 @@ def main(argv):
     from mobilebert_tf import run
     from mobilebert_tf.errors import InputError
 
+    from mobilebert_tf.run.command_line import MODES
+
     try:
-        strategy = run.make_strategy(FLAGS.strategy, FLAGS.tpu, FLAGS.num_cpu_devices)
-        if FLAGS.deterministic:
-            import tensorflow as tf
-            tf.config.experimental.enable_op_determinism()
         try:
             values = config_values()
         except ValueError as e:  # --overrides that do not parse
             raise InputError(str(e)) from None
-        config = {"teacher": run.PretrainConfig, "distill": run.DistillConfig,
-                  "finetune": run.FinetuneConfig}[FLAGS.mode](**values)
+        # The config first: it uses no device, so a bad value is refused before a TPU or a
+        # cluster is connected.
+        config = {mode: cls for cls, mode in MODES.items()}[FLAGS.mode](**values)
+        strategy = run.make_strategy(FLAGS.strategy, FLAGS.tpu, FLAGS.num_cpu_devices)
+        if FLAGS.deterministic:
+            import tensorflow as tf
+            tf.config.experimental.enable_op_determinism()
         train = {"teacher": run.pretrain, "distill": run.distill,
                  "finetune": run.finetune}[FLAGS.mode]
         logs = run.log_to_file(FLAGS.model_dir) if FLAGS.progress_bar else nullcontext()
