@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(PY) -m mobilebert_tf.demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -5,7 +5,8 @@ settings is refused, and the `tpu/train.py` commands it prints make the configs 
 import dataclasses
 import json
 import os
-import shlex
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
@@ -13,7 +14,6 @@ import tensorflow as tf
 from mobilebert_tf import demo, fileio
 from mobilebert_tf.demo import FIELD_STAGES, SMOKE_CONFIG, STAGES, DemoConfig, Pipeline
 from mobilebert_tf.export.tflite import PRECISIONS
-from mobilebert_tf.run.command_line import command_line
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -137,17 +137,31 @@ def test_every_setting_belongs_to_a_stage():
 
 
 def test_printed_commands_make_the_configs_the_demo_runs():
-    from tpu import train
-
-    vocab = {"file": "vocab.txt", "size": 800}
-    configs = (demo.teacher_config("teacher", "records/*", 800, SMOKE_CONFIG),
-               demo.student_config("student", "records/*", 800, "teacher", SMOKE_CONFIG),
-               demo.finetune_config("finetune", "student", vocab, SMOKE_CONFIG))
-    for config in configs:
-        command = command_line(config)
-        assert command.startswith("python -m tpu.train --mode ")
-        try:
-            train.FLAGS(shlex.split(command)[2:])  # argv[0] is tpu.train
-            assert type(config)(**train.config_values()) == config
-        finally:
-            train.FLAGS.unparse_flags()
+    # In a subprocess: tpu/train.py defines its flags on import, and other modules imported by
+    # this pytest process (tf-models-official's create_pretraining_data) define some of the
+    # same names.
+    script = """
+import shlex
+from mobilebert_tf import demo
+from mobilebert_tf.run.command_line import command_line
+from tpu import train
+vocab = {"file": "vocab.txt", "size": 800}
+smoke = demo.SMOKE_CONFIG
+configs = (demo.teacher_config("teacher", "records/*", 800, smoke),
+           demo.student_config("student", "records/*", 800, "teacher", smoke),
+           demo.finetune_config("finetune", "student", vocab, smoke))
+for config in configs:
+    command = command_line(config)
+    assert command.startswith("python -m tpu.train --mode "), command
+    train.FLAGS(shlex.split(command)[2:])  # argv[0] is tpu.train
+    assert type(config)(**train.config_values()) == config, command
+    train.FLAGS.unparse_flags()
+    print("same config:", command.split()[4])
+"""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True,
+                            text=True, timeout=300,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=repo))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines() == [f"same config: {mode}"
+                                          for mode in ("teacher", "distill", "finetune")]

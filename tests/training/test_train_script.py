@@ -26,12 +26,15 @@ def checkpoint_values(model_dir, prefix="model/"):
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_weights(train_runner, distill_args, reference_run,
                                                 tmp_path):
-    model_dir = str(tmp_path / "resumed")
-    killed = train_runner([*distill_args, "--model_dir", model_dir,
-                           "--debug_exit_after_steps", "5"], check=False)
+    # Killed and resumed with 7 steps per host call against the reference's 1: host loops
+    # still end at every stage end (3, 6), checkpoint (2, 4, ...) and the exit step, so the
+    # weights are the same bit for bit either way.
+    model_dir, args = str(tmp_path / "resumed"), [*distill_args, "--steps_per_loop", "7"]
+    killed = train_runner([*args, "--model_dir", model_dir, "--debug_exit_after_steps", "5"],
+                          check=False)
     assert killed.returncode == -9  # SIGKILL mid-stage 2 (pkt_layer_1), last save at step 4
     assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-4")
-    resumed = train_runner([*distill_args, "--model_dir", model_dir])
+    resumed = train_runner([*args, "--model_dir", model_dir])
     assert "at step 4" in resumed.stderr and "'pkt_layer_1': 2 steps from step 4" in resumed.stderr
     assert_same_final_checkpoint(model_dir, reference_run, "ckpt-10")
 
@@ -52,14 +55,30 @@ def assert_same_final_checkpoint(model_dir, reference_dir, name):
         np.testing.assert_array_equal(optimizer[key], optimizer_ref[key], err_msg=key)
 
 
+MIRRORED = ["--strategy", "mirrored", "--num_cpu_devices", "2", "--per_replica_input"]
+
+
+@pytest.fixture(scope="module")
+def mirrored_teacher(teacher_args, train_runner, tmp_path_factory):
+    """An uninterrupted 6-step teacher run on 2 replicas, one input pipeline each."""
+    model_dir = str(tmp_path_factory.mktemp("mirrored_teacher"))
+    train_runner([*teacher_args, *MIRRORED, "--steps", "6", "--checkpoint_every", "2",
+                  "--model_dir", model_dir])
+    return model_dir
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", [[], ["--strategy", "mirrored", "--num_cpu_devices", "2"]],
-                         ids=["one_device", "mirrored"])
+@pytest.mark.parametrize("strategy", [[], MIRRORED], ids=["one_device", "mirrored"])
 def test_killed_teacher_run_with_dropout_resumes_to_the_same_weights(train_runner, teacher_args,
-                                                                     strategy, tmp_path):
+                                                                     strategy, tmp_path,
+                                                                     request):
     args = [*teacher_args, *strategy, "--steps", "6", "--checkpoint_every", "2"]
-    reference_dir, model_dir = str(tmp_path / "reference"), str(tmp_path / "resumed")
-    train_runner([*args, "--model_dir", reference_dir])
+    model_dir = str(tmp_path / "resumed")
+    if strategy:
+        reference_dir = request.getfixturevalue("mirrored_teacher")
+    else:
+        reference_dir = str(tmp_path / "reference")
+        train_runner([*args, "--model_dir", reference_dir])
     killed = train_runner([*args, "--model_dir", model_dir, "--debug_exit_after_steps", "3"],
                           check=False)
     assert killed.returncode == -9  # after step 3, last save at step 2
@@ -155,14 +174,11 @@ def _free_ports(count):
 
 
 @pytest.mark.slow
-def test_two_workers_train_like_one_process_with_two_replicas(teacher_args, train_runner,
+def test_two_workers_train_like_one_process_with_two_replicas(teacher_args, mirrored_teacher,
                                                               tmp_path):
-    args = [*teacher_args, "--steps", "4", "--checkpoint_every", "4", "--steps_per_loop", "2"]
-    # One process, two replicas, one input pipeline per replica ...
-    reference = str(tmp_path / "one_process")
-    train_runner([*args, "--model_dir", reference, "--strategy", "mirrored",
-                  "--num_cpu_devices", "2", "--per_replica_input"])
-    # ... against two worker processes of one replica each, one input pipeline per worker.
+    # One process, two replicas, one input pipeline per replica (`mirrored_teacher`) against
+    # two worker processes of one replica each, one input pipeline per worker.
+    args = [*teacher_args, "--steps", "6", "--checkpoint_every", "2", "--steps_per_loop", "2"]
     model_dir = str(tmp_path / "two_workers")
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -183,7 +199,7 @@ def test_two_workers_train_like_one_process_with_two_replicas(teacher_args, trai
     # The same records per replica (equal data positions); the weights differ only by the
     # all-reduce's summation order, as between one device and two (measured: 4e-8 at most
     # after 4 steps, 1e-5 of a tensor's scale; each step moves weights ~1e-3 of it).
-    assert_close_checkpoints(model_dir, reference, 1e-4)
+    assert_close_checkpoints(model_dir, mirrored_teacher, 1e-4)
 
 
 def readme_commands(section_start):
@@ -201,10 +217,11 @@ def readme_commands(section_start):
 def test_readme_cloud_tpu_commands_run_with_every_path_on_ram():
     commands = readme_commands("On Cloud TPU the same commands run")
     assert [c.split()[:2] for c in commands] == [["--mode", "teacher"], ["--mode", "distill"]]
-    # As written, with gs:// -> ram:// and, for a CPU, the default strategy, 2 layers and a
-    # few steps (later flags win).
-    common = ("--strategy default --overrides num_layers=2,vocab_size=1000 --seq_length 32 "
-              "--max_predictions 5 --batch_size 8 --checkpoint_every 2 ")
+    # As written, with gs:// -> ram:// and, for a CPU, the default strategy, 2 narrower
+    # layers and a few steps (later flags win).
+    common = ("--strategy default --overrides num_layers=2,vocab_size=1000,intra_size=128,"
+              "intermediate_size=128 --seq_length 32 --max_predictions 5 --batch_size 8 "
+              "--checkpoint_every 2 ")
     shrink = {"teacher": common + "--steps 3 --warmup_steps 1",
               "distill": common + "--transfer_steps 1 --pd_steps 2 --pd_warmup_steps 1"}
     script = f"""
