@@ -194,11 +194,10 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
         logging.info("Already at step %d of %d; nothing to do.", resume.step, last_step)
         return {"step": resume.step}
     # Data positions are saved beside (not restored into) the checkpoint's objects: they are
-    # read with `load_variable` above, so a run may resume on another number of replicas.
+    # read by `_read_positions` above, so a run may resume on another number of replicas.
+    # Every save follows a host loop, which sets them.
     positions = tf.Variable(np.full([strategy.num_replicas_in_sync, 3], -1, np.int32),
                             trainable=False, name="data_positions")
-    if resume.positions is not None and resume.positions.shape == positions.shape:
-        positions.assign(resume.positions)
     manager = tf.train.CheckpointManager(make_checkpoint(trainer, step, data_positions=positions),
                                          save_dir, max_to_keep=max_to_keep)
     iterator = iter(strategy.distribute_datasets_from_function(
