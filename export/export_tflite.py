@@ -23,7 +23,11 @@ flags.DEFINE_enum("head", "encoder", loading.HEADS, "What to export from the che
 flags.DEFINE_integer("num_classes", 2, "Classifier labels (head=classifier).")
 flags.DEFINE_string("output_dir", None, "Where to write saved_model/ and *.tflite.")
 flags.DEFINE_list("precisions", list(tflite.PRECISIONS), "Precisions to write.")
-flags.DEFINE_integer("seq_length", 128, "Fixed sequence length of the exported signature.")
+flags.DEFINE_integer("seq_length", 128, "Fixed sequence length of the exported signature "
+                     "(with --dynamic_length: the length calibration examples are padded to).")
+flags.DEFINE_bool("dynamic_length", False, "Export a [batch_size, -1] signature that the "
+                  "runtime resizes to each input's real length (fast on short texts; needs "
+                  "--fold). The TFLite Task Library needs the fixed default.")
 flags.DEFINE_integer("batch_size", 1, "Fixed batch size of the exported signature.")
 flags.DEFINE_string("calibration_records", None,
                     "BERT-format TFRecords (input_ids, input_mask, segment_ids) for int8 "
@@ -50,6 +54,8 @@ def main(argv):
     del argv
     if FLAGS.calibration_records and FLAGS.calibration_task:
         raise app.UsageError("Give --calibration_records or --calibration_task, not both.")
+    if FLAGS.dynamic_length and not FLAGS.fold:
+        raise app.UsageError("--dynamic_length needs the folded graph: drop --nofold.")
     try:
         loading.check_inputs(FLAGS.model, FLAGS.checkpoint, FLAGS.preset, FLAGS.vocab_file,
                              FLAGS.data_dir, FLAGS.calibration_records, FLAGS.output_dir)
@@ -77,7 +83,7 @@ def main(argv):
         fidelity_examples = examples[FLAGS.num_calibration:] or examples[:FLAGS.num_fidelity]
     exporter.export(model, FLAGS.output_dir, FLAGS.precisions, FLAGS.seq_length,
                     FLAGS.batch_size, calibration, fidelity_examples, FLAGS.num_threads,
-                    FLAGS.fold)
+                    FLAGS.fold, FLAGS.dynamic_length)
 
 
 if __name__ == "__main__":

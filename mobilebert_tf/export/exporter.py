@@ -107,10 +107,13 @@ def keras_outputs(model: keras.Model, examples: Iterable[dict]) -> list[dict[str
 def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
            seq_length: int = 128, batch_size: int = 1, calibration: list[dict] | None = None,
            fidelity_examples: list[dict] | None = None, num_threads: int = 2,
-           fold: bool = True, log=print) -> dict:
+           fold: bool = True, dynamic_length: bool = False, log=print) -> dict:
     """Write `saved_model/` and `model_<precision>.tflite` to `output_dir`, check each
     against the Keras model on `fidelity_examples`, and write `fidelity.json`. With `fold`
-    the exported graph is `FoldedModel` (norms folded, dense layers merged).
+    the exported graph is `FoldedModel` (norms folded, dense layers merged). With
+    `dynamic_length` the sequence dimension is -1 (`tflite.save_saved_model`), and the
+    fidelity examples run cut to their real lengths (`tflite.trim_padding`), so the check
+    covers as many lengths as they have.
 
     Raises:
         fidelity.FidelityError: a precision misses its bounds (its file is kept, renamed
@@ -125,14 +128,22 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     if "int8" in precisions and not calibration:
         raise ValueError("int8 export needs a non-empty calibration set (e.g. 100 real "
                          "examples from --calibration_records).")
+    # TFLite's calibrator sizes the graph once, at the first example's shape. Padded examples
+    # still cover every real length: outputs at real tokens do not depend on padding.
+    if dynamic_length and calibration and len({np.shape(e["input_mask"])
+                                               for e in calibration}) > 1:
+        raise ValueError("Calibrate a dynamic-length export on padded examples of one shape; "
+                         f"got {sorted({np.shape(e['input_mask']) for e in calibration})}.")
     tf.io.gfile.makedirs(output_dir)
     saved_model_dir = tflite.save_saved_model(model, tf.io.gfile.join(output_dir, "saved_model"),
-                                              batch_size, seq_length, fold)
+                                              batch_size, seq_length, fold, dynamic_length)
     log(f"SavedModel: {saved_model_dir}")
     if fidelity_examples is None:
         encoder = getattr(model, "encoder", model)
         fidelity_examples = random_examples(8, batch_size, seq_length,
                                             encoder.config.vocab_size)
+    if dynamic_length:
+        fidelity_examples = [tflite.trim_padding(e) for e in fidelity_examples]
     expected = keras_outputs(model, fidelity_examples)
     results, failures = {}, []
     for precision in precisions:
