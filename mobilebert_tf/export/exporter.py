@@ -162,6 +162,7 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
                               "outputs": [dataclasses.asdict(r) for r in reports]}
     fileio.write_json(tf.io.gfile.join(output_dir, "fidelity.json"),
                       {"tolerances": {p: fidelity.TOLERANCES[p] for p in precisions},
+                       "lengths": [int(e["input_mask"].shape[1]) for e in fidelity_examples],
                        "results": results})
     if failures:
         raise fidelity.FidelityError(" | ".join(failures))
