@@ -211,14 +211,14 @@ def time_real_text(files: dict[str, tuple[bytes, bytes]], examples: list[dict],
             agree[precision, mode].append(int(fixed.argmax()) == int(other.argmax()))
             differences[precision, mode].append(float(np.abs(fixed - other).max()))
 
-    def per_mode(precision, value):
-        return {mode: value((precision, mode)) for mode in MODES if (precision, mode) in runners}
+    def per_mode(precision, value, modes=MODES):
+        return {mode: value((precision, mode)) for mode in modes}
 
     return [RealTextLatency(
         p, per_mode(p, lambda k: float(np.median(times[k]))),
         per_mode(p, lambda k: float(np.mean(times[k]))),
-        per_mode(p, lambda k: float(np.mean(agree[k]))),
-        per_mode(p, lambda k: max(differences[k])),
+        per_mode(p, lambda k: float(np.mean(agree[k])), MODES[1:]),
+        per_mode(p, lambda k: max(differences[k]), MODES[1:]),
         # After the last call: the adaptive interpreter has been resized many times.
         per_mode(p, lambda k: max(delegate_partitions(r[1]) for r in runners[k])),
         {"fixed": len(files[p][0]), "adaptive": len(files[p][1])}) for p in files]
