@@ -76,10 +76,11 @@ def real_text(output_dir, buckets):
     files = benchmark.export_pairs(model, FLAGS.precisions, FLAGS.seq_length, calibration,
                                    dev[:16], output_dir)
     lengths = [int(e["input_mask"].sum()) for e in dev]
+    load = os.getloadavg()[0]
     print(f"LiteRT interpreter, XNNPACK, {FLAGS.num_threads} threads, batch 1, {len(dev)} "
           f"sentiment dev texts (real length median {sorted(lengths)[len(lengths) // 2]}, "
           f"max {max(lengths)}) vs fixed [1, {FLAGS.seq_length}], {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}.")
+          f"load average {load:.2f}.")
     latencies = benchmark.time_real_text(files, dev, buckets, FLAGS.num_threads,
                                          FLAGS.warmup)
     print(benchmark.format_real_text(latencies))
@@ -87,7 +88,7 @@ def real_text(output_dir, buckets):
         "model": FLAGS.model or f"random {FLAGS.preset} classifier",
         "num_threads": FLAGS.num_threads, "seq_length": FLAGS.seq_length,
         "buckets": buckets, "num_texts": len(dev), "lengths": lengths,
-        "load_average_after": os.getloadavg()[0],
+        "load_average_before": load, "load_average_after": os.getloadavg()[0],
         "latencies": [dict(vars(l), speedup={m: l.speedup(m) for m in benchmark.MODES[1:]})
                       for l in latencies]})
     benchmark.plot_real_text(latencies, tf.io.gfile.join(output_dir, "real_text.png"))

@@ -10,7 +10,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from mobilebert_tf import MobileBertClassifier, MobileBertSpanLabeler, build_encoder
 from mobilebert_tf.export import benchmark, exporter, fidelity, tflite
-from mobilebert_tf.testing import randomize_norms
+from mobilebert_tf.testing import randomize_norms, run_module
 
 SEQ = 32
 
@@ -129,3 +129,24 @@ def test_bad_adaptive_input(tmp_path):
                         dynamic_length=True)
     with pytest.raises(ValueError, match="shapes"):
         fidelity.compare([{"logits": np.zeros((1, 2))}], [{"logits": np.zeros((1, 3))}])
+
+
+def test_cli_real_text(tmp_path):
+    model = MobileBertClassifier(build_encoder("mobilebert_mini", num_layers=1), num_classes=2)
+    model(model.example_inputs())
+    model.save(str(tmp_path / "classifier.keras"))
+    common = ["--real_text", "--model", str(tmp_path / "classifier.keras"), "--seq_length", "16",
+              "--output_dir", str(tmp_path / "out")]
+    run_module("export.benchmark_tflite", common + [
+        "--precisions", "float32", "--num_texts", "3", "--num_calibration", "1",
+        "--warmup", "1", "--buckets", "8,16"])
+    report = json.loads((tmp_path / "out" / "real_text.json").read_text())
+    assert report["num_texts"] == 3 and len(report["lengths"]) == 3
+    (latency,) = report["latencies"]
+    assert latency["precision"] == "float32"
+    assert latency["top1_agreement"] == {"adaptive": 1.0, "bucketed": 1.0}
+    assert (tmp_path / "out" / "real_text.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "out" / "adaptive" / "model_float32.tflite").exists()
+    bad = run_module("export.benchmark_tflite", common + ["--buckets", "8,12"], check=False)
+    assert bad.returncode != 0 and "--buckets wants increasing lengths up to" in bad.stderr
+    assert "Traceback" not in bad.stderr
