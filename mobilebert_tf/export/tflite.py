@@ -68,16 +68,19 @@ def _signature(model: keras.Model, batch_size: int, seq_length: int) -> dict:
 
 
 def save_saved_model(model: keras.Model, export_dir: str, batch_size: int = 1,
-                     seq_length: int = 128, fold: bool = True) -> str:
+                     seq_length: int = 128, fold: bool = True,
+                     postprocess: Callable[[dict], dict] | None = None) -> str:
     """Write a SavedModel whose `serving_default` has the fixed TF-Hub BERT signature: of the
-    folded graph (`FoldedModel`) with `fold`, else of the Keras model as it trains."""
+    folded graph (`FoldedModel`) with `fold`, else of the Keras model as it trains;
+    `postprocess` maps the output dict inside the graph (e.g. logits to probabilities)."""
     spec = _signature(model, batch_size, seq_length)
     module = tf.Module()
     module.graph = folded_model(model) if fold else model  # tracks the variables to save
 
     @tf.function(input_signature=[spec])
     def serve(inputs):
-        return module.graph(inputs) if fold else serving_outputs(model, inputs)
+        outputs = module.graph(inputs) if fold else serving_outputs(model, inputs)
+        return postprocess(outputs) if postprocess else outputs
 
     module.serve = serve
     tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
