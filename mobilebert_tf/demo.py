@@ -354,6 +354,7 @@ def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig,
                  num_threads: int) -> dict:
     import tf_keras as keras
 
+    from mobilebert_tf.data import sentiment
     from mobilebert_tf.export import exporter
 
     print(f"Converting (converter logs: {out}/convert.log) ...", flush=True)
@@ -366,7 +367,8 @@ def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig,
     with native_logs_to(tf.io.gfile.join(out, "convert.log")):
         results = exporter.export(model, out, seq_length=config.seq_length,
                                   calibration=calibration, fidelity_examples=fidelity,
-                                  num_threads=num_threads)
+                                  num_threads=num_threads, vocab=vocab_file,
+                                  labels=sentiment.LABELS)
     keras.backend.clear_session()
     return {"files": {p: r["path"] for p, r in results.items()},
             "bytes": {p: r["bytes"] for p, r in results.items()}}
@@ -387,7 +389,7 @@ def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
     for precision, path in tflite_files.items():
         outputs = tflite.run_tflite(fileio.read_bytes(path), exporter.batches(inputs, 1),
                                     num_threads)
-        predicted = np.array([np.argmax(o["logits"][0]) for o in outputs])
+        predicted = np.array([np.argmax(o["probability"][0]) for o in outputs])
         accuracy[precision] = float(np.mean(predicted == labels))
         agreement[precision] = float(np.mean(predicted == np.argmax(logits, -1)))
     for name, value in accuracy.items():

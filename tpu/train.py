@@ -143,8 +143,9 @@ MODE_FLAGS = {
     "finetune": EVERY_MODE + (
         "steps", "task", "init_checkpoint", "data_dir", "use_tfds", "tfds_data_dir",
         "tfds_manual_dir", "vocab_file", "text_normalization", "num_train_epochs",
-        "warmup_proportion", "eval_every", "eval_batch_size", "max_train_examples", "max_eval_examples",
-        "balance_classes", "doc_stride", "max_query_length", "null_score_diff_threshold"),
+        "warmup_proportion", "eval_every", "eval_batch_size", "max_train_examples",
+        "max_eval_examples", "balance_classes", "doc_stride", "max_query_length",
+        "null_score_diff_threshold"),
 }
 REQUIRED = {"teacher": ("train_files",), "distill": ("train_files", "teacher_checkpoint"),
             "finetune": ("task", "init_checkpoint")}

@@ -45,7 +45,8 @@ def probability_outputs(outputs: dict) -> dict:
 
 
 def read_labels(labels_file: str) -> list[str]:
-    """Label names, one per line (blank trailing lines ignored), in class-id order.
+    """Label names of `labels_file`, one per line (a final newline optional), in class-id
+    order.
 
     Raises:
         FileNotFoundError: no such file.
@@ -54,21 +55,31 @@ def read_labels(labels_file: str) -> list[str]:
     try:
         lines = fileio.read_text(labels_file).rstrip("\n").split("\n")
     except UnicodeDecodeError as e:
-        raise ValueError(f"--labels_file {labels_file!r} is not UTF-8 (byte {e.start}).") from e
+        raise ValueError(f"Labels file {labels_file!r} is not UTF-8 (byte {e.start}).") from e
     labels = [line.strip() for line in lines]
     for i, label in enumerate(labels):
         if not label:
-            raise ValueError(f"--labels_file {labels_file!r} has a blank line {i + 1}.")
+            raise ValueError(f"Labels file {labels_file!r} has a blank line {i + 1}.")
     if len(set(labels)) != len(labels):
-        raise ValueError(f"--labels_file {labels_file!r} repeats a label: {labels}.")
+        raise ValueError(f"Labels file {labels_file!r} repeats a label: {labels}.")
     return labels
 
 
-def check_labels(labels: Sequence[str], num_classes: int, source: str = "labels") -> None:
-    """Raise `ValueError` unless there is one label per class of the head."""
+def classifier_labels(labels: Sequence[str] | str | None, num_classes: int) -> list[str]:
+    """The label names of a classifier head: `labels` (names, or a labels file), else "0",
+    "1", ...
+
+    Raises:
+        ValueError: not one label per class (naming the file), or a bad labels file.
+    """
+    if labels is None:
+        return [str(i) for i in range(num_classes)]
+    source = f"Labels file {labels!r}" if isinstance(labels, str) else "labels"
+    labels = read_labels(labels) if isinstance(labels, str) else list(labels)
     if len(labels) != num_classes:
-        raise ValueError(f"{source} has {len(labels)} labels {list(labels)} but the model's "
-                         f"head has {num_classes} classes.")
+        raise ValueError(f"{source} has {len(labels)} labels {labels} but the model's head "
+                         f"has {num_classes} classes.")
+    return labels
 
 
 def check_vocab(vocab: Vocab, vocab_size: int) -> None:
