@@ -136,10 +136,12 @@ def runtime_files(model: keras.Model, seq_length: int, batch_size: int,
     Raises:
         ValueError: a vocab of another size than the model's, labels that are not one per
             class, a batch other than 1, a span labeler at a length other than 384.
+        ImportError: tflite-support's metadata writers are not installed.
     """
     is_classifier = isinstance(model, MobileBertClassifier) and model.num_classes > 1
     if not (is_classifier or isinstance(model, MobileBertSpanLabeler)):
         return None
+    metadata.check_installed()
     if batch_size != 1:
         raise ValueError(f"batch_size {batch_size}: MediaPipe and the Task Library run batch "
                          "1; export with batch_size 1, or without runtime metadata.")

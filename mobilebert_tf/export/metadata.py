@@ -98,6 +98,11 @@ def check_question_answerer_length(seq_length: int) -> None:
                          f"--seq_length {QA_SEQ_LENGTH}, or without runtime metadata.")
 
 
+def check_installed() -> None:
+    """Raise `ImportError` naming the install command unless the metadata writers load."""
+    _writers()
+
+
 def _writers():
     """tflite-support's metadata modules, with the libusb their native helpers link."""
     try:

@@ -183,7 +183,7 @@ def test_cli_calibrates_int8_on_task_data(tmp_path):
     with open(tmp_path / "out" / "fidelity.json") as f:
         report = json.load(f)["results"]["int8"]
     assert report["path"].endswith("model_int8.tflite") and os.path.exists(report["path"])
-    assert report["outputs"][0]["name"] == "logits"
+    assert report["outputs"][0]["name"] == "probability"  # runtime-ready: softmax in the graph
     both = run_module("export.export_tflite", common + [
         "--calibration_task", "sentiment", "--calibration_records", "x"], check=False)
     assert both.returncode != 0 and "not both" in both.stderr

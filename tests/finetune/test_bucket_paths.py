@@ -46,7 +46,7 @@ def test_finetune_then_export_with_every_path_on_ram(ram_path, make_mrpc,
                                            data_dir=data_dir)
     reports = exporter.export(model, output_dir, ["float32", "int8"], SEQ,
                               calibration=examples, fidelity_examples=examples[:2],
-                              log=lambda _: None)
+                              log=lambda _: None, vocab=vocab_file)
     assert sorted(tf.io.gfile.listdir(output_dir)) == [
         "fidelity.json", "model_float32.tflite", "model_int8.tflite", "saved_model"]
     assert fileio.read_json(f"{output_dir}/fidelity.json")["results"].keys() == reports.keys()

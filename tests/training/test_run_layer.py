@@ -108,6 +108,6 @@ def test_teacher_distill_finetune_export_with_every_path_on_ram(bucket, teacher)
     examples = exporter.examples_from_task("sst2", "validation", vocab_file, 2, 1, SEQ,
                                            data_dir=f"{bucket}/glue/SST-2")
     exporter.export(loading.load_model(result.files["keras"]), output_dir, ["float32"], SEQ,
-                    fidelity_examples=examples, log=lambda _: None)
+                    fidelity_examples=examples, log=lambda _: None, vocab=vocab_file)
     assert sorted(tf.io.gfile.listdir(output_dir)) == [
         "fidelity.json", "model_float32.tflite", "saved_model"]
