@@ -18,7 +18,7 @@ DEFAULT_MAX_BYTES_PER_WORD = 400
 
 # "bert": BERT's basic tokenization (NFD, accents stripped, case folded; uncased vocabs).
 # "device": as the BertTokenizer of MediaPipe Tasks and the TFLite Task Library, which lower-
-# case ASCII letters only and keep accents ("Café" -> "café", not "cafe").
+# case ASCII letters only (for cased vocabs too) and keep accents ("Café" -> "café").
 NORMALIZATIONS = ("bert", "device")
 
 
@@ -32,10 +32,11 @@ class BertInputTokenizer(tf.Module):
 
     `normalization="device"` normalizes text exactly as the on-device BertTokenizer of
     MediaPipe Tasks (`TextClassifier`) and the TFLite Task Library (`BertNLClassifier`,
-    `BertQuestionAnswerer`) does: for uncased vocabs ASCII letters are lower-cased and nothing
-    else changes (no NFD, accents kept, `É` stays `É`). Text without non-ASCII letters gets the
-    same ids either way; train and evaluate with it the models meant for those runtimes, so
-    the Python pipeline and the device agree on every text.
+    `BertQuestionAnswerer`) does: ASCII letters are lower-cased, whatever the vocab's case,
+    and nothing else changes (no NFD, accents kept, `É` stays `É`). With an uncased vocab,
+    text without non-ASCII letters gets the same ids either way; train and evaluate with it
+    the models meant for those runtimes, so the Python pipeline and the device agree on
+    every text.
 
     Known differences from the pure-Python reference (`official.nlp.tools.tokenization`),
     none of which occur in ordinary English text: tensorflow-text case-folds rather than
@@ -48,9 +49,9 @@ class BertInputTokenizer(tf.Module):
         seq_length: default packed length, including `[CLS]` and `[SEP]`s.
         lower_case: None to follow the vocab (uncased when no token has capitals).
         max_bytes_per_word: words longer than this become `[UNK]`.
-        normalization: "bert" (BERT's: NFD, accent stripping, case folding) or "device"
-            (ASCII lower-casing only, as MediaPipe and the TFLite Task Library); both only
-            for uncased vocabs (`lower_case`).
+        normalization: "bert" (BERT's: NFD, accent stripping and case folding, for
+            `lower_case` vocabs) or "device" (ASCII lower-casing only, for every vocab, as
+            MediaPipe and the TFLite Task Library).
         name: module name.
 
     Example:
@@ -84,7 +85,7 @@ class BertInputTokenizer(tf.Module):
 
     def _normalize(self, texts) -> tf.Tensor:
         texts = _as_strings(texts)
-        if self.lower_case and self.normalization == "device":
+        if self.normalization == "device":  # cased vocabs too: the runtimes always lower-case
             # encoding="": byte-wise, ASCII only; keeps byte offsets, so spans still map.
             texts = tf.strings.lower(texts, encoding="")
         return texts

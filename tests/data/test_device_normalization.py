@@ -5,6 +5,7 @@ the runtime really tokenizes so is tested against MediaPipe in tests/export/test
 import pytest
 
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
+from mobilebert_tf.data.vocab import Vocab
 from mobilebert_tf.errors import InputError
 from mobilebert_tf.finetune.run import FinetuneConfig
 
@@ -28,6 +29,14 @@ def test_device_lowercases_ascii_only_and_keeps_accents(tokenizer, device):
     assert _tokens(device, "Straße") == ["st", "##raße"]
     assert _tokens(device, "Ω ω") == ["[UNK]", "ω"]  # non-ASCII capitals stay
     assert _tokens(tokenizer, "Ω ω") == ["ω", "ω"]
+
+
+def test_device_lowercases_ascii_for_cased_vocabs_too(vocab):
+    # MediaPipe lower-cases ASCII whatever the vocab (seen: a cased "Hello" token unused).
+    cased = Vocab(vocab.tokens + ("Hello",))
+    assert not cased.lower_case
+    assert _tokens(BertInputTokenizer(cased, normalization="device"), "Hello") == ["hello"]
+    assert _tokens(BertInputTokenizer(cased), "Hello") == ["Hello"]
 
 
 def test_device_offsets_index_the_original_text(device):
