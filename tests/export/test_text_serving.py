@@ -47,8 +47,12 @@ def dev_texts():
 
 
 def _trained_like(model):
+    """Norms off the identity and a head with logits spread far wider than float rounding,
+    so that predicted labels and spans are not near-ties."""
     model(model.example_inputs())
     randomize_norms(model.encoder)
+    head = model.classifier if isinstance(model, MobileBertClassifier) else model.span_logits
+    head.kernel.assign(head.kernel * 100.0)
     return model
 
 
@@ -90,10 +94,15 @@ def test_classifier_text_signatures_match_the_python_pipeline(classifier, tokeni
 
 
 def _squad_examples():
+    """The SQuAD sample of tests/finetune, a question longer than `max_query_length`, and
+    an accented context."""
     examples = squad.examples_from_squad_dict(_load_finetune_conftest().squad_json())
-    context = "Zoë and Jürgen opened the Café Müller in Köln in 1998… then it closed."
-    return examples + [squad.SquadExample(f"accented-{i}", question, context, ())
-                       for i, question in enumerate(["Who opened the café?", "Where?"])]
+    long_question = ("Which region of France took its name from the people who came there in "
+                     "the tenth and eleventh centuries, descended from raiders and pirates?")
+    accented = "Zoë and Jürgen opened the Café Müller in Köln in 1998… then it closed."
+    return examples + [squad.SquadExample("long", long_question, examples[0].context, ())] + [
+        squad.SquadExample(f"accented-{i}", question, accented, ())
+        for i, question in enumerate(["Who opened the café?", "Where?"])]
 
 
 def test_squad_text_signature_matches_the_python_pipeline(span_labeler, tokenizer):
@@ -102,7 +111,10 @@ def test_squad_text_signature_matches_the_python_pipeline(span_labeler, tokenize
     features = [f for f in squad.create_squad_features(
         examples, tokenizer, SQUAD_SEQ, doc_stride=8, max_query_length=SQUAD_SEQ // 2)
         if f.window_index == 0]  # the signature serves one window
-    features = [dataclasses.replace(f, unique_id=i) for i, f in enumerate(features)]
+    # One window: each of its context tokens has its most central position in it.
+    features = [dataclasses.replace(f, unique_id=i, max_context=tuple(
+        c is not None for c in f.char_spans)) for i, f in enumerate(features)]
+    assert features[3].input_type_ids.index(1) == 2 + SQUAD_SEQ // 2  # the long one is cut
     want = {k: v.numpy() for k, v in model(squad_inputs(features), training=False).items()}
     spans = squad.best_spans(examples, features, want["start_logits"], want["end_logits"])
     got = loaded.signatures[text_serving.TEXT_SIGNATURE](
