@@ -9,6 +9,7 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 from official.nlp.tools import tokenization
 
 from mobilebert_tf import MobileBertClassifier, MobileBertSpanLabeler, build_encoder
@@ -58,11 +59,15 @@ def _trained_like(model):
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory, tokenizer):
-    """A 3-class classifier exported with its tokenizer, and its reloaded SavedModel."""
+    """A 3-class classifier exported with its tokenizer (and to a float32 .tflite, which
+    converts the ids signature only), and its reloaded SavedModel."""
     model = _trained_like(MobileBertClassifier(build_encoder("mobilebert_mini", num_layers=2),
                                                num_classes=3))
     out = str(tmp_path_factory.mktemp("classifier"))
-    exporter.export(model, out, precisions=(), seq_length=SEQ, tokenizer=tokenizer, **NO_LOG)
+    results = exporter.export(model, out, precisions=("float32",), seq_length=SEQ,
+                              tokenizer=tokenizer, **NO_LOG)
+    signatures = Interpreter(model_path=results["float32"]["path"]).get_signature_list()
+    assert list(signatures) == ["serving_default"]
     return model, tf.saved_model.load(f"{out}/saved_model")
 
 
