@@ -13,18 +13,20 @@ Signatures `text_signatures` adds to a task model's SavedModel, beside `serving_
   `end_logits` float `[batch, seq_length]`; `answer` string `[batch]`; `score` (the answer's
   start + end logit) and `null_score` (the `[CLS]` score), float `[batch]`. A SQuAD v2.0
   client abstains when `null_score - score` exceeds its threshold. ONE window only: the
-  question cut to `max_query_length` tokens and the context's first `seq_length - question
-  - 3` tokens, as the first window of `squad.create_squad_features`; longer contexts are not
-  windowed (the Python pipeline's `doc_stride` windows are not). The answer is chosen as
-  `squad.best_spans` chooses it (`N_BEST_SIZE`, `MAX_ANSWER_LENGTH`): "" with score -inf
-  when no span qualifies.
+  question cut to `min(64, seq_length // 2)` tokens and the context's first `seq_length -
+  question - 3` tokens, as the first window of `squad.create_squad_features`; the rest of a
+  longer context is dropped, not covered by further `doc_stride` windows as the Python
+  pipeline does. The answer is chosen as `squad.best_spans` chooses it in that one window
+  (`N_BEST_SIZE`, `MAX_ANSWER_LENGTH`): "" with score -inf when no span qualifies.
 
 The encoder gets `save_preprocessing`: a SavedModel in TF-Hub's BERT preprocessor convention
 (tensorflow.org/hub/common_saved_model_apis/text): the loaded object is callable on string
 `[batch]` -> dict `input_word_ids`, `input_mask`, `input_type_ids` at its default
 `seq_length`; `.tokenize(strings)` -> int32 ragged `[batch, (words), (pieces)]`;
 `.tokenize.get_special_tokens_dict()`; `.bert_pack_inputs(segments, seq_length=...)` on a
-list of 1 or 2 tokenized segments (ragged rank 1 or 2).
+list of 1 or 2 tokenized segments (ragged rank 1 or 2). Unlike TF-Hub's, `seq_length` must be
+the default or one of `PACK_SEQ_LENGTHS` up to the encoder's `max_position` (another is an
+InvalidArgumentError listing them).
 
 Every string input is checked: one that is not valid UTF-8 fails the call with an
 InvalidArgumentError naming the signature, the input and the bad rows (tensorflow-text would
@@ -97,7 +99,7 @@ def text_signatures(module: tf.Module, model, serve: tf.types.experimental.Gener
     return {}
 
 
-def run_any_batch(serve, inputs: dict) -> dict:
+def _run_any_batch(serve, inputs: dict) -> dict:
     """`serve` on any number of rows: with a fixed batch size `B` the rows are padded to whole
     chunks of `B` and run chunk by chunk."""
     chunk = next(iter(serve.input_signature[0].values())).shape[0]
@@ -116,7 +118,7 @@ def run_any_batch(serve, inputs: dict) -> dict:
 
 def _classifier_signatures(serve, tokenizer: BertInputTokenizer, seq_length: int) -> dict:
     def outputs(segments):
-        logits = run_any_batch(serve, tokenizer.pack(segments, seq_length))["logits"]
+        logits = _run_any_batch(serve, tokenizer.pack(segments, seq_length))["logits"]
         if logits.shape[-1] == 1:  # regression
             return {"logits": logits}
         return {"logits": logits, "probabilities": tf.nn.softmax(logits),
@@ -138,7 +140,7 @@ def _classifier_signatures(serve, tokenizer: BertInputTokenizer, seq_length: int
 
 
 def _span_signature(serve, tokenizer: BertInputTokenizer, seq_length: int):
-    max_query_length = min(MAX_QUERY_LENGTH, seq_length // 2)
+    max_query_length = min(MAX_QUERY_LENGTH, seq_length // 2)  # as exporter's SQuAD examples
 
     @tf.function(input_signature=[_STRINGS, _STRINGS])
     def question_answer(question, context):
@@ -150,7 +152,7 @@ def _span_signature(serve, tokenizer: BertInputTokenizer, seq_length: int):
         # first window (after this, `pack`'s round-robin trimming has nothing to cut).
         query, pieces = tf_text.WaterfallTrimmer(seq_length - 3).trim(
             [query[:, :max_query_length], pieces])
-        logits = run_any_batch(serve, tokenizer.pack([query, pieces], seq_length))
+        logits = _run_any_batch(serve, tokenizer.pack([query, pieces], seq_length))
         first = tf.cast(query.row_lengths(), tf.int32) + 2  # [CLS] question [SEP]
         span = _best_span(logits["start_logits"], logits["end_logits"], first,
                           tf.cast(pieces.row_lengths(), tf.int32))
@@ -194,10 +196,9 @@ def _span_text(context, starts, ends, span, first):
     found = score > -float("inf")
 
     def byte_offset(offsets, position):
-        index = tf.maximum(tf.where(found, position - first, 0), 0)
-        dense = offsets.to_tensor(default_value=0)
-        index = tf.minimum(index, tf.maximum(tf.shape(dense)[1] - 1, 0))
-        return tf.gather(tf.pad(dense, [[0, 0], [0, 1]]), index, batch_dims=1)
+        dense = tf.pad(offsets.to_tensor(default_value=0), [[0, 0], [0, 1]])  # >= 1 column
+        index = tf.clip_by_value(tf.where(found, position - first, 0), 0, tf.shape(dense)[1] - 1)
+        return tf.gather(dense, index, batch_dims=1)
 
     begin = byte_offset(starts, start)
     text = tf.strings.substr(context, begin, byte_offset(ends, end) - begin, unit="BYTE")
