@@ -9,6 +9,7 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras as keras
 from ai_edge_litert.interpreter import Interpreter
 from official.nlp.tools import tokenization
 
@@ -47,9 +48,12 @@ def dev_texts():
     return texts[::len(texts) // 48][:48] + [t for t in texts if not t.isascii()]
 
 
-def _trained_like(model):
-    """Norms off the identity and a head with logits spread far wider than float rounding,
-    so that predicted labels and spans are not near-ties."""
+def _trained_like(make):
+    """`make(encoder)` with norms off the identity and a head with logits spread far wider
+    than float rounding, so that predicted labels and spans are not near-ties; seeded here
+    (module fixtures run before the per-test seed)."""
+    keras.utils.set_random_seed(0)
+    model = make(build_encoder("mobilebert_mini", num_layers=2))
     model(model.example_inputs())
     randomize_norms(model.encoder)
     head = model.classifier if isinstance(model, MobileBertClassifier) else model.span_logits
@@ -61,8 +65,7 @@ def _trained_like(model):
 def classifier(tmp_path_factory, tokenizer):
     """A 3-class classifier exported with its tokenizer (and to a float32 .tflite, which
     converts the ids signature only), and its reloaded SavedModel."""
-    model = _trained_like(MobileBertClassifier(build_encoder("mobilebert_mini", num_layers=2),
-                                               num_classes=3))
+    model = _trained_like(lambda encoder: MobileBertClassifier(encoder, num_classes=3))
     out = str(tmp_path_factory.mktemp("classifier"))
     results = exporter.export(model, out, precisions=("float32",), seq_length=SEQ,
                               tokenizer=tokenizer, **NO_LOG)
@@ -73,7 +76,7 @@ def classifier(tmp_path_factory, tokenizer):
 
 @pytest.fixture(scope="module")
 def span_labeler(tmp_path_factory, tokenizer):
-    model = _trained_like(MobileBertSpanLabeler(build_encoder("mobilebert_mini", num_layers=2)))
+    model = _trained_like(MobileBertSpanLabeler)
     out = tflite.save_saved_model(model, str(tmp_path_factory.mktemp("squad")), 1, SQUAD_SEQ,
                                   tokenizer=tokenizer)
     return model, tf.saved_model.load(out)
