@@ -13,6 +13,7 @@ runs on the next `--num_fidelity` ones (records) or on the task's dev split.
 
 from absl import app, flags
 
+from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.export import exporter, loading, tflite
 from mobilebert_tf.finetune.tasks import get_task
 
@@ -34,7 +35,8 @@ flags.DEFINE_string("calibration_task", None,
                     "check. Needs --vocab_file; GLUE/SQuAD also --data_dir or --use_tfds.")
 flags.DEFINE_string("calibration_split", "train", "Split of --calibration_task.")
 flags.DEFINE_string("vocab_file", None, "The model's vocab.txt, for --calibration_task "
-                    "(default: BERT uncased).")
+                    "(default: BERT uncased). When given, the SavedModel also gets text-in "
+                    "signatures (an encoder a preprocessing/ SavedModel): see text_serving.")
 flags.DEFINE_string("data_dir", None, "GLUE/SQuAD files of --calibration_task.")
 flags.DEFINE_bool("use_tfds", False, "Read --calibration_task through tensorflow-datasets.")
 flags.DEFINE_integer("num_calibration", 100, "Calibration examples for full int8 (GR: 100).")
@@ -57,6 +59,13 @@ def main(argv):
         raise app.UsageError(str(e)) from None
     model = loading.load_model(FLAGS.model, FLAGS.checkpoint, FLAGS.preset, FLAGS.head,
                                FLAGS.num_classes)
+    tokenizer = None
+    if FLAGS.vocab_file:  # the text-in signatures' tokenizer
+        tokenizer = BertInputTokenizer(FLAGS.vocab_file, seq_length=FLAGS.seq_length)
+        try:
+            exporter.check_vocab(tokenizer, getattr(model, "encoder", model).config.vocab_size)
+        except ValueError as e:
+            raise app.UsageError(str(e)) from None
     calibration = fidelity_examples = None
     if FLAGS.calibration_task:
         encoder = getattr(model, "encoder", model)
@@ -77,7 +86,7 @@ def main(argv):
         fidelity_examples = examples[FLAGS.num_calibration:] or examples[:FLAGS.num_fidelity]
     exporter.export(model, FLAGS.output_dir, FLAGS.precisions, FLAGS.seq_length,
                     FLAGS.batch_size, calibration, fidelity_examples, FLAGS.num_threads,
-                    FLAGS.fold)
+                    FLAGS.fold, tokenizer=tokenizer)
 
 
 if __name__ == "__main__":

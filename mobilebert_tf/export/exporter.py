@@ -13,7 +13,7 @@ import tf_keras as keras
 from mobilebert_tf import fileio
 from mobilebert_tf.data import pretraining_dataset
 from mobilebert_tf.encoder import INPUT_KEYS
-from mobilebert_tf.export import fidelity, tflite
+from mobilebert_tf.export import fidelity, text_serving, tflite
 
 def examples_from_records(file_pattern: str, count: int, batch_size: int,
                           seq_length: int) -> list[dict[str, np.ndarray]]:
@@ -52,11 +52,8 @@ def examples_from_task(task_name: str, split: str, vocab_file: str | None, count
 
     task = tasks.get_task(task_name)
     tokenizer = BertInputTokenizer(vocab_file, seq_length=seq_length)
-    size = len(tokenizer.vocab.tokens)
-    if vocab_size is not None and size != vocab_size:
-        raise ValueError(f"The vocab {vocab_file or '(BERT uncased)'} has {size} tokens but "
-                         f"the model has vocab_size={vocab_size}: pass the vocab it was "
-                         "trained with.")
+    if vocab_size is not None:
+        check_vocab(tokenizer, vocab_size)
     examples = tasks.load_split(task, split, data_dir=data_dir, use_tfds=use_tfds)
     if task.kind == "span" and examples is not None:
         examples = examples[0]  # (examples, gold answers)
@@ -72,6 +69,16 @@ def examples_from_task(task_name: str, split: str, vocab_file: str | None, count
     else:
         inputs = tokenize_examples(examples, tokenizer, seq_length)
     return batches(inputs, batch_size)
+
+
+def check_vocab(tokenizer, vocab_size: int) -> None:
+    """Raises ValueError when `tokenizer`'s vocab (a `BertInputTokenizer`'s) is not
+    `vocab_size` tokens, the model's."""
+    size = len(tokenizer.vocab.tokens)
+    if size != vocab_size:
+        raise ValueError(f"The vocab {tokenizer.vocab.path or '(given as tokens)'} has {size} "
+                         f"tokens but the model has vocab_size={vocab_size}: pass the vocab it "
+                         "was trained with.")
 
 
 def batches(inputs: dict[str, np.ndarray], batch_size: int) -> list[dict[str, np.ndarray]]:
@@ -107,12 +114,15 @@ def keras_outputs(model: keras.Model, examples: Iterable[dict]) -> list[dict[str
 def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
            seq_length: int = 128, batch_size: int = 1, calibration: list[dict] | None = None,
            fidelity_examples: list[dict] | None = None, num_threads: int = 2,
-           fold: bool = True, log=print) -> dict:
+           fold: bool = True, log=print, tokenizer=None) -> dict:
     """Write `saved_model/` and `model_<precision>.tflite` to `output_dir`, check each
     against the Keras model on `fidelity_examples`, and write `fidelity.json`. With `fold`
-    the exported graph is `FoldedModel` (norms folded, dense layers merged).
+    the exported graph is `FoldedModel` (norms folded, dense layers merged). With `tokenizer`
+    (a `BertInputTokenizer` of the model's vocab) a task model's SavedModel gets text-in
+    signatures, and an encoder a `preprocessing/` SavedModel (see `text_serving`).
 
     Raises:
+        ValueError: the tokenizer's vocab is not the model's size.
         fidelity.FidelityError: a precision misses its bounds (its file is kept, renamed
             `*.tflite.rejected`, for inspection).
     Returns:
@@ -125,12 +135,18 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     if "int8" in precisions and not calibration:
         raise ValueError("int8 export needs a non-empty calibration set (e.g. 100 real "
                          "examples from --calibration_records).")
+    encoder = getattr(model, "encoder", model)
+    if tokenizer is not None:
+        check_vocab(tokenizer, encoder.config.vocab_size)
     tf.io.gfile.makedirs(output_dir)
     saved_model_dir = tflite.save_saved_model(model, tf.io.gfile.join(output_dir, "saved_model"),
-                                              batch_size, seq_length, fold)
+                                              batch_size, seq_length, fold, tokenizer)
     log(f"SavedModel: {saved_model_dir}")
+    if tokenizer is not None and model is encoder:
+        log("Preprocessing SavedModel: " + text_serving.save_preprocessing(
+            tokenizer, tf.io.gfile.join(output_dir, "preprocessing"), seq_length,
+            encoder.config.max_position))
     if fidelity_examples is None:
-        encoder = getattr(model, "encoder", model)
         fidelity_examples = random_examples(8, batch_size, seq_length,
                                             encoder.config.vocab_size)
     expected = keras_outputs(model, fidelity_examples)
