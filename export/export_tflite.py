@@ -19,6 +19,7 @@ runs on the next `--num_fidelity` ones (records) or on the task's dev split.
 
 from absl import app, flags
 
+from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.export import exporter, loading, metadata, tflite
 from mobilebert_tf.finetune.tasks import get_task
 from mobilebert_tf.models import MobileBertSpanLabeler
@@ -42,7 +43,9 @@ flags.DEFINE_string("calibration_task", None,
                     "check. Needs --vocab_file; GLUE/SQuAD also --data_dir or --use_tfds.")
 flags.DEFINE_string("calibration_split", "train", "Split of --calibration_task.")
 flags.DEFINE_string("vocab_file", None, "The model's vocab.txt, for --calibration_task "
-                    "and packed in runtime-ready files (default: BERT uncased).")
+                    "(default: BERT uncased), packed in runtime-ready files. When given, the "
+                    "SavedModel also gets text-in signatures (an encoder a preprocessing/ "
+                    "SavedModel): see text_serving.")
 flags.DEFINE_bool("runtime_metadata", True, "Make a classifier's or SQuAD model's .tflite "
                   "runnable in MediaPipe / the TFLite Task Library (metadata, vocab, labels).")
 flags.DEFINE_string("labels_file", None, "A classifier's label names, one per line in class "
@@ -72,16 +75,23 @@ def main(argv):
                                FLAGS.num_classes)
     seq_length = FLAGS.seq_length or (metadata.QA_SEQ_LENGTH if isinstance(
         model, MobileBertSpanLabeler) else 128)
-    try:  # the runtime files' vocab, labels and length, before any example is read
+    tokenizer = None
+    if FLAGS.vocab_file:  # the text-in signatures' tokenizer; its vocab goes in the .tflite
+        tokenizer = BertInputTokenizer(FLAGS.vocab_file, seq_length=seq_length)
+    try:  # the vocab, runtime files' labels and length, before any example is read
+        if tokenizer is not None:
+            exporter.check_vocab(tokenizer.vocab,
+                                 getattr(model, "encoder", model).config.vocab_size)
         if FLAGS.runtime_metadata:
-            exporter.runtime_files(model, seq_length, FLAGS.batch_size, FLAGS.vocab_file, labels)
+            exporter.runtime_files(model, seq_length, FLAGS.batch_size,
+                                   tokenizer.vocab if tokenizer else None, labels)
         calibration, fidelity_examples = _examples(model, seq_length)
     except ValueError as e:  # unknown task, missing data, vocab mismatch, labels
         raise app.UsageError(str(e)) from None
     exporter.export(model, FLAGS.output_dir, FLAGS.precisions, seq_length,
                     FLAGS.batch_size, calibration, fidelity_examples, FLAGS.num_threads,
-                    FLAGS.fold, runtime_metadata=FLAGS.runtime_metadata,
-                    vocab=FLAGS.vocab_file, labels=labels)
+                    FLAGS.fold, tokenizer=tokenizer, runtime_metadata=FLAGS.runtime_metadata,
+                    labels=labels)
 
 
 def _labels() -> list[str] | str | None:

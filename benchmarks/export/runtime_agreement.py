@@ -97,7 +97,9 @@ def main(argv):
                                               FLAGS.seq_length, model.encoder.config.vocab_size)
     results = exporter.export(model, FLAGS.output_dir, FLAGS.precisions, FLAGS.seq_length,
                               calibration=calibration, fidelity_examples=calibration[:16],
-                              vocab=FLAGS.vocab_file, labels=sentiment.LABELS, log=lambda _: None)
+                              tokenizer=BertInputTokenizer(FLAGS.vocab_file,
+                                                           seq_length=FLAGS.seq_length),
+                              labels=sentiment.LABELS, log=lambda _: None)
     device_ids, device, device_inputs = python_pipeline(model, texts, "device")
     bert_ids, bert, _ = python_pipeline(model, texts, "bert")
     summary = {

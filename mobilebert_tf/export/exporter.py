@@ -14,7 +14,7 @@ from mobilebert_tf import fileio
 from mobilebert_tf.data import pretraining_dataset
 from mobilebert_tf.data.vocab import Vocab, default_vocab_file
 from mobilebert_tf.encoder import INPUT_KEYS
-from mobilebert_tf.export import fidelity, metadata, tflite
+from mobilebert_tf.export import fidelity, metadata, text_serving, tflite
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 
 def examples_from_records(file_pattern: str, count: int, batch_size: int,
@@ -55,7 +55,7 @@ def examples_from_task(task_name: str, split: str, vocab_file: str | None, count
     task = tasks.get_task(task_name)
     tokenizer = BertInputTokenizer(vocab_file, seq_length=seq_length)
     if vocab_size is not None:
-        metadata.check_vocab(tokenizer.vocab, vocab_size)
+        check_vocab(tokenizer.vocab, vocab_size)
     examples = tasks.load_split(task, split, data_dir=data_dir, use_tfds=use_tfds)
     if task.kind == "span" and examples is not None:
         examples = examples[0]  # (examples, gold answers)
@@ -71,6 +71,16 @@ def examples_from_task(task_name: str, split: str, vocab_file: str | None, count
     else:
         inputs = tokenize_examples(examples, tokenizer, seq_length)
     return batches(inputs, batch_size)
+
+
+def check_vocab(vocab: Vocab, vocab_size: int) -> None:
+    """Raises ValueError when `vocab` (e.g. a `BertInputTokenizer`'s) is not `vocab_size`
+    tokens, the model's."""
+    size = len(vocab.tokens)
+    if size != vocab_size:
+        raise ValueError(f"The vocab {vocab.path or '(given as tokens)'} has {size} "
+                         f"tokens but the model has vocab_size={vocab_size}: pass the vocab it "
+                         "was trained with.")
 
 
 def batches(inputs: dict[str, np.ndarray], batch_size: int) -> list[dict[str, np.ndarray]]:
@@ -147,7 +157,7 @@ def runtime_files(model: keras.Model, seq_length: int, batch_size: int,
                          "1; export with batch_size 1, or without runtime metadata.")
     if not isinstance(vocab, Vocab):
         vocab = Vocab.load(vocab or default_vocab_file())
-    metadata.check_vocab(vocab, model.encoder.config.vocab_size)
+    check_vocab(vocab, model.encoder.config.vocab_size)
     if not is_classifier:
         metadata.check_question_answerer_length(seq_length)
         return RuntimeFiles(None, lambda content: metadata.add_question_answerer_metadata(
@@ -161,12 +171,13 @@ def runtime_files(model: keras.Model, seq_length: int, batch_size: int,
 def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
            seq_length: int = 128, batch_size: int = 1, calibration: list[dict] | None = None,
            fidelity_examples: list[dict] | None = None, num_threads: int = 2,
-           fold: bool = True, log=print, runtime_metadata: bool = True,
-           vocab: Vocab | str | None = None,
+           fold: bool = True, log=print, tokenizer=None, runtime_metadata: bool = True,
            labels: Sequence[str] | str | None = None) -> dict:
     """Write `saved_model/` and `model_<precision>.tflite` to `output_dir`, check each
     against the Keras model on `fidelity_examples`, and write `fidelity.json`. With `fold`
-    the exported graph is `FoldedModel` (norms folded, dense layers merged).
+    the exported graph is `FoldedModel` (norms folded, dense layers merged). With `tokenizer`
+    (a `BertInputTokenizer` of the model's vocab) a task model's SavedModel gets text-in
+    signatures, and an encoder a `preprocessing/` SavedModel (see `text_serving`).
 
     With `runtime_metadata` (default) a task model's files run unchanged in MediaPipe's
     `TextClassifier` and the Task Library's `BertNLClassifier` / `BertQuestionAnswerer`
@@ -174,7 +185,8 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     the fidelity check compares probabilities and top-1), with `vocab` and `labels` packed.
 
     Raises:
-        ValueError: bad precisions, calibration, vocab, labels or length, before any work.
+        ValueError: bad precisions, calibration, vocab (not the model's size), labels or
+            length, before any work.
         fidelity.FidelityError: a precision misses its bounds (its file is kept, renamed
             `*.tflite.rejected`, for inspection).
     Returns:
@@ -187,17 +199,25 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     if "int8" in precisions and not calibration:
         raise ValueError("int8 export needs a non-empty calibration set (e.g. 100 real "
                          "examples from --calibration_records).")
-    runtime = (runtime_files(model, seq_length, batch_size, vocab, labels)
+    encoder = getattr(model, "encoder", model)
+    if tokenizer is not None:
+        check_vocab(tokenizer.vocab, encoder.config.vocab_size)
+    runtime = (runtime_files(model, seq_length, batch_size,
+                             tokenizer.vocab if tokenizer is not None else None, labels)
                if runtime_metadata else None)
     postprocess = runtime.postprocess if runtime else None
     tf.io.gfile.makedirs(output_dir)
     saved_model_dir = tflite.save_saved_model(model, tf.io.gfile.join(output_dir, "saved_model"),
-                                              batch_size, seq_length, fold, postprocess)
+                                              batch_size, seq_length, fold, tokenizer,
+                                              postprocess)
     log(f"SavedModel: {saved_model_dir}")
+    if tokenizer is not None and model is encoder:
+        log("Preprocessing SavedModel: " + text_serving.save_preprocessing(
+            tokenizer, tf.io.gfile.join(output_dir, "preprocessing"), seq_length,
+            encoder.config.max_position))
     if runtime:
         log(f"Runtime-ready .tflite: {runtime.description}")
     if fidelity_examples is None:
-        encoder = getattr(model, "encoder", model)
         fidelity_examples = random_examples(8, batch_size, seq_length,
                                             encoder.config.vocab_size)
     expected = keras_outputs(model, fidelity_examples, postprocess)

@@ -82,14 +82,6 @@ def classifier_labels(labels: Sequence[str] | str | None, num_classes: int) -> l
     return labels
 
 
-def check_vocab(vocab: Vocab, vocab_size: int) -> None:
-    """Raise `ValueError` unless `vocab` has the model's `vocab_size` tokens."""
-    if len(vocab.tokens) != vocab_size:
-        raise ValueError(f"The vocab {vocab.path or '(BERT uncased)'} has {len(vocab.tokens)} "
-                         f"tokens but the model has vocab_size={vocab_size}: pass the vocab it "
-                         "was trained with.")
-
-
 def check_question_answerer_length(seq_length: int) -> None:
     """Raise `ValueError` unless `seq_length` is the one BertQuestionAnswerer runs."""
     if seq_length != QA_SEQ_LENGTH:

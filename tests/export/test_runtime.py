@@ -53,8 +53,8 @@ def exported(tmp_path_factory):
     # `exporter.export`'s steps without its fidelity bounds: a random encoder's outputs vary
     # so little between texts that the head above magnifies quantization noise past them.
     runtime = exporter.runtime_files(model, SEQ, 1, labels=sentiment.LABELS)
-    saved = tflite.save_saved_model(model, f"{out}/saved_model", 1, SEQ, True,
-                                    runtime.postprocess)
+    saved = tflite.save_saved_model(model, f"{out}/saved_model", 1, SEQ,
+                                    postprocess=runtime.postprocess)
     calibration = exporter.examples_from_task("sentiment", "train", None, 16, 1, SEQ, 30522)
     paths = {}
     for precision in tflite.PRECISIONS:
