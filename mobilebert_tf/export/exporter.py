@@ -181,8 +181,10 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
 
     With `runtime_metadata` (default) a task model's files run unchanged in MediaPipe's
     `TextClassifier` and the Task Library's `BertNLClassifier` / `BertQuestionAnswerer`
-    (`runtime_files`): a classifier's one output is then `probability` (softmax in the graph;
-    the fidelity check compares probabilities and top-1), with `vocab` and `labels` packed.
+    (`runtime_files`): a classifier's one output (in `serving_default` too) is then
+    `probability` (softmax in the graph; the fidelity check compares probabilities and top-1),
+    with the tokenizer's vocab (default BERT uncased) and `labels` (names or a labels file;
+    default "0", "1", ...) packed; a span labeler must then be exported at length 384.
 
     Raises:
         ValueError: bad precisions, calibration, vocab (not the model's size), labels or
