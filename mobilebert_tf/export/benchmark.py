@@ -114,7 +114,7 @@ class RealTextLatency:
 
 # The output a prediction is read from: a classifier's class, a span labeler's start, an
 # encoder's largest pooled feature (no prediction of its own; still compared).
-PREDICTING_OUTPUTS = ("logits", "start_logits", "pooled_output")
+PREDICTING_OUTPUTS = ("logits", "probability", "start_logits", "pooled_output")
 
 
 def _prediction(outputs: dict, length: int) -> np.ndarray:
@@ -128,14 +128,16 @@ def export_pairs(model, precisions, seq_length: int, calibration: list[dict],
                  ) -> dict[str, tuple[bytes, bytes]]:
     """Export `model` twice with `exporter.export` (fidelity-checked): fixed `[1, seq_length]`
     to `output_dir/fixed`, adaptive `[1, -1]` to `output_dir/adaptive`; returns
-    `{precision: (fixed bytes, adaptive bytes)}` for `time_real_text`."""
+    `{precision: (fixed bytes, adaptive bytes)}` for `time_real_text`. Without runtime
+    metadata: it does not change the graph but for a classifier's softmax on its logits."""
     import tensorflow as tf
 
     from mobilebert_tf.export import exporter
 
     results = {shape: exporter.export(
         model, tf.io.gfile.join(output_dir, shape), precisions, seq_length, 1, calibration,
-        fidelity_examples, dynamic_length=shape == "adaptive", log=log)
+        fidelity_examples, log=log, runtime_metadata=False,
+        dynamic_length=shape == "adaptive")
         for shape in ("fixed", "adaptive")}
     return {p: tuple(fileio.read_bytes(results[shape][p]["path"])
                      for shape in ("fixed", "adaptive")) for p in precisions}

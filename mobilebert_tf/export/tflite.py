@@ -18,6 +18,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder
+from mobilebert_tf.export import text_serving  # also registers tensorflow-text's ops
 from mobilebert_tf.export.folded import FoldedModel
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 
@@ -71,10 +72,14 @@ def _signature(model: keras.Model, batch_size: int, seq_length: int,
 
 
 def save_saved_model(model: keras.Model, export_dir: str, batch_size: int = 1,
-                     seq_length: int = 128, fold: bool = True,
+                     seq_length: int = 128, fold: bool = True, tokenizer=None,
+                     postprocess: Callable[[dict], dict] | None = None,
                      dynamic_length: bool = False) -> str:
     """Write a SavedModel whose `serving_default` has the TF-Hub BERT signature: of the
-    folded graph (`FoldedModel`) with `fold`, else of the Keras model as it trains. The
+    folded graph (`FoldedModel`) with `fold`, else of the Keras model as it trains. With
+    `tokenizer` (a `BertInputTokenizer` of the model's vocab) a task model also gets the
+    text-in signatures of `text_serving`. `postprocess` maps `serving_default`'s output dict
+    inside the graph (e.g. logits to probabilities; the text-in signatures read logits). The
     sequence dimension is `seq_length`, or with `dynamic_length` -1 (any length up to the
     model's `max_position`; `seq_length` is still checked against it)."""
     if dynamic_length and not fold:
@@ -89,7 +94,14 @@ def save_saved_model(model: keras.Model, export_dir: str, batch_size: int = 1,
         return module.graph(inputs) if fold else serving_outputs(model, inputs)
 
     module.serve = serve
-    tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
+    if postprocess is not None:
+        module.serve = tf.function(lambda inputs: postprocess(serve(inputs)),
+                                   input_signature=[spec])
+    signatures = {"serving_default": module.serve}
+    if tokenizer is not None:
+        signatures.update(text_serving.text_signatures(module, model, serve, tokenizer,
+                                                       seq_length))
+    tf.saved_model.save(module, export_dir, signatures=signatures)
     return export_dir
 
 
@@ -107,7 +119,9 @@ def convert(saved_model_dir: str, precision: str,
     """
     if precision not in PRECISIONS:
         raise ValueError(f"Unknown precision {precision!r}; expected one of {PRECISIONS}.")
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+    # Only the ids signature: text-in signatures (`text_serving`) are not for TFLite.
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
+                                                         signature_keys=["serving_default"])
     if precision == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
