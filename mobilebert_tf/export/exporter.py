@@ -229,6 +229,9 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
             encoder.config.max_position))
     if runtime:
         log(f"Runtime-ready .tflite: {runtime.description}")
+    if runtime and dynamic_length:
+        log("Length-adaptive [1, -1] inputs: MediaPipe's TextClassifier resizes them per text; "
+            "the Task Library's BertNLClassifier wants the fixed export.")
     if fidelity_examples is None:
         fidelity_examples = random_examples(8, batch_size, seq_length,
                                             encoder.config.vocab_size)
