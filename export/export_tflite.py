@@ -19,7 +19,7 @@ runs on the next `--num_fidelity` ones (records) or on the task's dev split.
 
 from absl import app, flags
 
-from mobilebert_tf.data.tokenizer import BertInputTokenizer
+from mobilebert_tf.data.tokenizer import NORMALIZATIONS, BertInputTokenizer
 from mobilebert_tf.export import exporter, loading, metadata, tflite
 from mobilebert_tf.finetune.tasks import get_task
 from mobilebert_tf.models import MobileBertSpanLabeler
@@ -49,6 +49,9 @@ flags.DEFINE_string("vocab_file", None, "The model's vocab.txt, for --calibratio
                     "(default: BERT uncased), packed in runtime-ready files. When given, the "
                     "SavedModel also gets text-in signatures (an encoder a preprocessing/ "
                     "SavedModel): see text_serving.")
+flags.DEFINE_enum("text_normalization", "bert", NORMALIZATIONS,
+                  "The text normalization the model was fine-tuned with (train.py's flag), for "
+                  "the text-in signatures and --calibration_task.")
 flags.DEFINE_bool("runtime_metadata", True, "Make a classifier's or SQuAD model's .tflite "
                   "runnable in MediaPipe / the TFLite Task Library (metadata, vocab, labels).")
 flags.DEFINE_string("labels_file", None, "A classifier's label names, one per line in class "
@@ -82,7 +85,8 @@ def main(argv):
         model, MobileBertSpanLabeler) else 128)
     tokenizer = None
     if FLAGS.vocab_file:  # the text-in signatures' tokenizer; its vocab goes in the .tflite
-        tokenizer = BertInputTokenizer(FLAGS.vocab_file, seq_length=seq_length)
+        tokenizer = BertInputTokenizer(FLAGS.vocab_file, seq_length=seq_length,
+                                       normalization=FLAGS.text_normalization)
     try:  # the vocab, runtime files' labels and length, before any example is read
         if tokenizer is not None:
             exporter.check_vocab(tokenizer.vocab,
@@ -116,7 +120,8 @@ def _examples(model, seq_length: int):
         dev = get_task(FLAGS.calibration_task).eval_splits[0]
         return tuple(exporter.examples_from_task(
             FLAGS.calibration_task, split, FLAGS.vocab_file, count, FLAGS.batch_size,
-            seq_length, encoder.config.vocab_size, FLAGS.data_dir, FLAGS.use_tfds)
+            seq_length, encoder.config.vocab_size, FLAGS.data_dir, FLAGS.use_tfds,
+            FLAGS.text_normalization)
             for split, count in ((FLAGS.calibration_split, FLAGS.num_calibration),
                                  (dev, FLAGS.num_fidelity)))
     if FLAGS.calibration_records:

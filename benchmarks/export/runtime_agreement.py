@@ -29,6 +29,7 @@ from mobilebert_tf import fileio
 from mobilebert_tf.data import sentiment
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.export import exporter, tflite
+from mobilebert_tf.export.runtimes import mediapipe_probabilities
 
 flags.DEFINE_string("model", "runs/demo/finetune/best/model.keras", "A .keras classifier.")
 flags.DEFINE_string("vocab_file", "runs/demo/vocab/vocab.txt", "Its vocab.")
@@ -50,17 +51,6 @@ def python_pipeline(model, texts, normalization):
     logits = model.predict(inputs, batch_size=128, verbose=0)
     probabilities = np.exp(logits - logits.max(-1, keepdims=True))
     return tokenizer.encode(texts), probabilities / probabilities.sum(-1, keepdims=True), inputs
-
-
-def mediapipe_scores(path, texts):
-    from mediapipe.tasks.python import text as mp_text
-    from mediapipe.tasks.python.core.base_options import BaseOptions
-
-    options = mp_text.TextClassifierOptions(base_options=BaseOptions(model_asset_path=path))
-    with mp_text.TextClassifier.create_from_options(options) as classifier:
-        return np.array([[{c.category_name: c.score for c in
-                           classifier.classify(t).classifications[0].categories}[label]
-                          for label in sentiment.LABELS] for t in texts])
 
 
 def task_library_scores(path, texts):
@@ -115,7 +105,8 @@ def main(argv):
         path = results[precision]["path"]
         litert = np.concatenate([o["probability"] for o in tflite.run_tflite(
             fileio.read_bytes(path), exporter.batches(device_inputs, 1))])
-        runtimes = {"mediapipe": mediapipe_scores(path, texts)}
+        runtimes = {"mediapipe": mediapipe_probabilities(fileio.read_bytes(path), texts,
+                                                          sentiment.LABELS)}
         if FLAGS.task_library_python:
             runtimes["task_library"] = task_library_scores(path, texts)
         for runtime, scores in runtimes.items():

@@ -37,11 +37,12 @@ def examples_from_records(file_pattern: str, count: int, batch_size: int,
 
 def examples_from_task(task_name: str, split: str, vocab_file: str | None, count: int,
                        batch_size: int, seq_length: int, vocab_size: int | None = None,
-                       data_dir: str | None = None,
-                       use_tfds: bool = False) -> list[dict[str, np.ndarray]]:
+                       data_dir: str | None = None, use_tfds: bool = False,
+                       normalization: str = "bert") -> list[dict[str, np.ndarray]]:
     """Up to `count` input dicts of shape `[batch_size, seq_length]` from a fine-tuning task's
     split (`finetune.tasks`: sentiment, GLUE, SQuAD), spread evenly over the split and
-    tokenized as fine-tuning does; SQuAD gives one window per example.
+    tokenized as fine-tuning does (with the text `normalization` the model was fine-tuned
+    with, see `BertInputTokenizer`); SQuAD gives one window per example.
 
     Raises:
         ValueError: the vocab's size is not `vocab_size` (the model's), or the split is empty.
@@ -53,7 +54,8 @@ def examples_from_task(task_name: str, split: str, vocab_file: str | None, count
     from mobilebert_tf.finetune.evaluation import squad_inputs, tokenize_examples
 
     task = tasks.get_task(task_name)
-    tokenizer = BertInputTokenizer(vocab_file, seq_length=seq_length)
+    tokenizer = BertInputTokenizer(vocab_file, seq_length=seq_length,
+                                   normalization=normalization)
     if vocab_size is not None:
         check_vocab(tokenizer.vocab, vocab_size)
     examples = tasks.load_split(task, split, data_dir=data_dir, use_tfds=use_tfds)

@@ -10,7 +10,7 @@ from mobilebert_tf import MobileBertClassifier, MobileBertSpanLabeler, build_enc
 from mobilebert_tf.data import sentiment
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.data.vocab import Vocab, default_vocab_file
-from mobilebert_tf.export import exporter, metadata, tflite
+from mobilebert_tf.export import exporter, metadata, runtimes, tflite
 from mobilebert_tf.testing import randomize_norms
 
 SEQ = 48
@@ -65,17 +65,8 @@ def exported(tmp_path_factory):
 
 
 def _mediapipe_probabilities(path, texts):
-    from mediapipe.tasks.python import text as mp_text
-    from mediapipe.tasks.python.core.base_options import BaseOptions
-
-    options = mp_text.TextClassifierOptions(base_options=BaseOptions(model_asset_path=path))
-    with mp_text.TextClassifier.create_from_options(options) as classifier:
-        rows = []
-        for text in texts:
-            scores = {c.category_name: c.score
-                      for c in classifier.classify(text).classifications[0].categories}
-            rows.append([scores[label] for label in sentiment.LABELS])
-    return np.array(rows)
+    with open(path, "rb") as f:
+        return runtimes.mediapipe_probabilities(f.read(), texts, sentiment.LABELS)
 
 
 def test_mediapipe_classifies_dev_texts_as_the_python_pipeline(exported):
