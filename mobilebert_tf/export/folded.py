@@ -124,10 +124,10 @@ class FoldedModel(tf.Module):
                 emb["scale"], scale = self._constant("embeddings/scale", scale), None
         else:
             emb["layer_norm"] = self._layer_norm("embeddings/norm", embedding.norm_layer)
-        # One table of every (type, position) sum, read by one GATHER (see `_position_types`).
-        emb["max_position"] = len(positions)
+        # One table of every (position, type) sum, read by one GATHER (see `_position_types`).
+        emb["type_vocab_size"] = len(types)
         emb["position_types"] = self._constant("embeddings/position_types", (
-            types[:, None] + positions[None]).reshape(-1, positions.shape[-1]))
+            positions[:, None] + types[None]).reshape(-1, positions.shape[-1]))
         emb["projection"] = projection and self._affine("embeddings/projection", projection)
 
         for block in encoder.blocks:
@@ -283,15 +283,17 @@ class FoldedModel(tf.Module):
         return {"sequence_output": sequence, "pooled_output": pooled}
 
     def _position_types(self, types):
-        """Position plus token-type embeddings of every token, one GATHER at `type *
-        max_position + position`, positions counted by a CUMSUM. TFLite then knows every
-        shape before running at a dynamic length too (a slice to a computed length made every
-        later op's shape dynamic, re-planned on each call), and the quantized tensor is the
-        same in fixed and adaptive files (a constant-folded slice got another int8 scale)."""
+        """Position plus token-type embeddings of every token, one GATHER at `position *
+        type_vocab_size + type`, positions counted by a CUMSUM. TFLite then knows every shape
+        before running at a dynamic length too (a slice to a computed length made every later
+        op's shape dynamic, re-planned on each call), and the quantized tensor is the same in
+        fixed and adaptive files (a constant-folded slice got another int8 scale). Position-
+        major, so a text longer than `max_position` fails (GATHER out of range) instead of
+        reading another type's rows."""
         emb = self._recipe["embedding"]
         positions = tf.cumsum(tf.ones_like(types), axis=1, exclusive=True)
         return tf.gather(self._weights[emb["position_types"]],
-                         types * emb["max_position"] + positions)
+                         positions * emb["type_vocab_size"] + types)
 
     def _heads(self, x, batch, heads, size, num=None):
         """`[batch * seq, heads * size]` -> `[batch, heads, seq, size]`; with `num`, `x` holds

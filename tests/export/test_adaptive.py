@@ -150,3 +150,14 @@ def test_cli_real_text(tmp_path):
     bad = run_module("export.benchmark_tflite", common + ["--buckets", "8,12"], check=False)
     assert bad.returncode != 0 and "--buckets wants increasing lengths up to" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_adaptive_file_refuses_texts_beyond_the_position_table(classifier_files, texts):
+    """MediaPipe does not cut dynamic-length inputs: a text longer than max_position must fail,
+    not read other embeddings."""
+    max_position = build_encoder("mobilebert_mini", num_layers=1).config.max_position
+    long = {k: np.tile(v[:, :1], [1, max_position + 1]) for k, v in texts[0].items()}
+    runner = Interpreter(model_content=classifier_files["float32"][1]).get_signature_runner()
+    runner(**{k: v[:, :max_position] for k, v in long.items()})
+    with pytest.raises(RuntimeError, match="out of bounds|GATHER"):
+        runner(**long)
