@@ -377,16 +377,22 @@ def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig,
                                     normalization=config.text_normalization)
         for split, count in (("train", config.num_calibration),
                              ("validation", config.num_fidelity)))
+    tokenizer = BertInputTokenizer(vocab_file, seq_length=config.seq_length,
+                                   normalization=config.text_normalization)
+    # Fixed [1, seq_length] files (what the Task Library runs), then their length-adaptive
+    # [1, -1] twins (MediaPipe runs them too) in adaptive/.
     with native_logs_to(tf.io.gfile.join(out, "convert.log")):
-        results = exporter.export(model, out, seq_length=config.seq_length,
-                                  calibration=calibration, fidelity_examples=fidelity,
-                                  num_threads=num_threads, labels=sentiment.LABELS,
-                                  tokenizer=BertInputTokenizer(
-                                      vocab_file, seq_length=config.seq_length,
-                                      normalization=config.text_normalization))
+        results, adaptive = (exporter.export(
+            model, directory, seq_length=config.seq_length, calibration=calibration,
+            fidelity_examples=fidelity, num_threads=num_threads, labels=sentiment.LABELS,
+            tokenizer=tokenizer, dynamic_length=dynamic, log=log)
+            for directory, dynamic, log in ((out, False, print),
+                                            (tf.io.gfile.join(out, "adaptive"), True,
+                                             lambda _: None)))
     keras.backend.clear_session()
     return {"files": {p: r["path"] for p, r in results.items()},
-            "bytes": {p: r["bytes"] for p, r in results.items()}}
+            "bytes": {p: r["bytes"] for p, r in results.items()},
+            "adaptive_files": {p: r["path"] for p, r in adaptive.items()}}
 
 
 def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
@@ -425,12 +431,31 @@ def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
             "mediapipe": mediapipe}
 
 
-def time_latency(out: str, tflite_files: dict, config: DemoConfig, num_threads: int) -> dict:
+def time_real_text(export: dict, vocab_file: str, config: DemoConfig,
+                   num_threads: int) -> dict:
+    """Per-text latency of the demo student over the whole dev set at the texts' real
+    lengths: fixed files (padded) vs adaptive ones (resized per text, or per length bucket)."""
+    from mobilebert_tf.export import benchmark, exporter
+
+    inputs, _, _ = _sentiment_inputs("validation", vocab_file, config)
+    files = {p: (fileio.read_bytes(path), fileio.read_bytes(export["adaptive_files"][p]))
+             for p, path in export["files"].items()}
+    buckets = [b for b in (16, 32, 64, 128) if b < config.seq_length] + [config.seq_length]
+    latencies = benchmark.time_real_text(files, exporter.batches(inputs, 1), buckets,
+                                         num_threads)
+    table = benchmark.format_real_text(latencies)
+    print(table)
+    return {"buckets": buckets, "latencies": [dataclasses.asdict(l) for l in latencies],
+            "table": table}
+
+
+def time_latency(out: str, export: dict, vocab_file: str, config: DemoConfig,
+                 num_threads: int) -> dict:
     from mobilebert_tf.export import benchmark
     from mobilebert_tf.export.reference import reference_suite
 
     models = {}
-    for precision, path in tflite_files.items():
+    for precision, path in export["files"].items():
         models[f"demo student {precision}"] = fileio.read_bytes(path)
     if config.full_size_latency:
         print("Converting full-size MobileBERT (ours) and BERT-base (tf-models-official), "
@@ -448,7 +473,7 @@ def time_latency(out: str, tflite_files: dict, config: DemoConfig, num_threads: 
     plot = benchmark.plot(latencies, tf.io.gfile.join(out, "latency.png"))
     return {"num_threads": num_threads, "rounds": config.latency_rounds,
             "latencies": [dataclasses.asdict(l) for l in latencies], "table": table,
-            "plot": plot}
+            "plot": plot, "real_text": time_real_text(export, vocab_file, config, num_threads)}
 
 
 # Summary ----------------------------------------------------------------------------------
@@ -551,6 +576,11 @@ def write_summary(out: str, work: Pipeline) -> dict:
               f"batch 1, {latency['rounds']} interleaved rounds (demo student at sequence "
               f"length {work.config.seq_length}; full-size models at 128, random weights).",
               "", "```", latency["table"], "```", "",
+              "Real text, one dev text at a time (all "
+              f"{accuracy['examples']}): the fixed files padded to {work.config.seq_length} "
+              "vs their length-adaptive twins (`export/adaptive/`), resized to each text or "
+              f"kept per length bucket {latency['real_text']['buckets']}:", "",
+              latency["real_text"]["table"], "",
               "Plots: `summary/losses.png`, `latency/latency.png`."]
     text = "\n".join(lines) + "\n"
     summary = fileio.write_text(tf.io.gfile.join(out, "summary.md"), text)
@@ -586,7 +616,8 @@ def run_demo(work_dir: str, config: DemoConfig, num_threads: int = 2) -> dict:
                                                          config, num_threads))
     work.run("accuracy", lambda out: dev_accuracy(out, tuned["model"], export["files"],
                                                   vocab["file"], config, num_threads))
-    work.run("latency", lambda out: time_latency(out, export["files"], config, num_threads))
+    work.run("latency", lambda out: time_latency(out, export, vocab["file"], config,
+                                                 num_threads))
     print(f"\n[{work.num_stages}/{work.num_stages}] summary", flush=True)
     tf.io.gfile.makedirs(work.dir("summary"))  # always rewritten
     work.results["summary"] = write_summary(work.dir("summary"), work)

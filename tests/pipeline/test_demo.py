@@ -40,9 +40,15 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
     assert results["export"]["bytes"]["int8"] < 0.5 * results["export"]["bytes"]["float32"]
     timed = {l["name"] for l in results["latency"]["latencies"]}
     assert timed == {f"demo student {p}" for p in PRECISIONS}
+    real_text = results["latency"]["real_text"]  # fixed vs length-adaptive files, per text
+    assert real_text["buckets"] == [16, SMOKE_CONFIG.seq_length]
+    assert [l["precision"] for l in real_text["latencies"]] == list(PRECISIONS)
+    for latency in real_text["latencies"]:
+        assert os.path.exists(results["export"]["adaptive_files"][latency["precision"]])
+        assert latency["top1_agreement"] == {"adaptive": 1.0, "bucketed": 1.0}
     summary = (work_dir / "summary" / "summary.md").read_text()
     assert "held-out MLM accuracy" in summary and "| int8 |" in summary
-    assert "attention KL from uniform" in summary
+    assert "attention KL from uniform" in summary and "length-adaptive twins" in summary
     for plot in (work_dir / "summary" / "losses.png", work_dir / "latency" / "latency.png"):
         assert plot.read_bytes()[:8] == PNG
     assert "$ python -m tpu.train --mode distill" in stdout
@@ -104,7 +110,8 @@ def test_bookkeeping_on_a_bucket_work_dir(ram_path, tmp_path, monkeypatch, capsy
         "export_model": export,
         "dev_accuracy": lambda *args: {"examples": 4, "accuracy": {"int8": 0.5},
                                        "agreement": {"int8": 1.0}},
-        "time_latency": lambda *args: {"num_threads": 1, "rounds": 1, "table": "(table)"}}
+        "time_latency": lambda *args: {"num_threads": 1, "rounds": 1, "table": "(table)",
+                                       "real_text": {"buckets": [16], "table": "(real)"}}}
     for name, fake in fakes.items():
         monkeypatch.setattr(demo, name, fake)
     demo.run_demo(ram_path, SMOKE_CONFIG)
