@@ -21,12 +21,12 @@ from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 
 PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 
-# Full-integer int8 keeps attention in float: XNNPACK delegates no int8 BATCH_MATMUL whose
-# right-hand zero point is not 0, nor int8 SOFTMAX, so quantizing them split the reference's
-# graph into 49 delegate partitions; and the additive mask (-1e4) would force a calibrated
-# int8 scale so coarse that every real logit rounds to the same code (MOBILEBERT.md s. 6).
-# The dense layers, which hold >95% of the FLOPs, stay int8.
-FLOAT_OPS_IN_INT8 = ("BATCH_MATMUL", "SOFTMAX")
+# Full-integer int8 keeps each SOFTMAX and the additive mask in float: XNNPACK delegates no
+# int8 SOFTMAX, and a quantized mask (-1e4) would force a scale so coarse that every real logit
+# rounds to the same code (MOBILEBERT.md s. 6). Attention's two BATCH_MATMULs are int8: XNNPACK
+# takes an int8 BATCH_MATMUL only when its right-hand operand has zero point 0, which
+# `_symmetric_matmul_operands` arranges. So the whole graph is one XNNPACK partition.
+FLOAT_OPS_IN_INT8 = ("SOFTMAX",)
 
 
 def serving_outputs(model: keras.Model, inputs: dict, training: bool = False) -> dict:
@@ -92,7 +92,7 @@ def convert(saved_model_dir: str, precision: str,
         saved_model_dir: The SavedModel.
         precision: One of `PRECISIONS`: float32; float16 weights; dynamic_int8 (int8 weights,
             activations quantized on the fly); int8 (weights and activations, calibrated on
-            `calibration`; attention matmuls and softmax stay float, see `FLOAT_OPS_IN_INT8`).
+            `calibration`; softmax and the attention mask stay float, see `FLOAT_OPS_IN_INT8`).
         calibration: For int8: a callable returning an iterable of input dicts (numpy arrays
             of the signature's shape), e.g. 100 real examples.
     """
@@ -112,33 +112,102 @@ def convert(saved_model_dir: str, precision: str,
             raise ValueError("The int8 calibration set is empty: give at least one example.")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: iter(samples)
-        return _convert_int8(converter)
+        return _convert_int8(converter, samples)
     return converter.convert()
 
 
-def _convert_int8(converter: tf.lite.TFLiteConverter) -> bytes:
-    """Full-integer conversion with `FLOAT_OPS_IN_INT8`, the additive mask, and the logit
-    scale and mask ADD before each softmax, left in float. The last three are found by name in
-    a first, fully quantized conversion (the converter's node names follow our layer names)."""
-    from ai_edge_litert.interpreter import Interpreter
+def _convert_int8(converter: tf.lite.TFLiteConverter, samples: list[dict],
+                  float_ops: Iterable[str] = FLOAT_OPS_IN_INT8) -> bytes:
+    """Full-integer conversion: calibrate, measure every activation's range on `samples`,
+    make attention's right-hand matmul operands symmetric, quantize with `float_ops`, the
+    additive mask, and the logit scale and mask ADD before each softmax left in float (the
+    last three found by name: the converter's tensor names follow our layer names)."""
+    from tensorflow.lite.python import convert as lite_convert  # as QuantizationDebugger does
+    from tensorflow.lite.tools import flatbuffer_utils
 
-    interpreter = Interpreter(model_content=converter.convert())
-    denylisted_nodes = []
-    for op in interpreter._get_ops_details():
-        name = interpreter._get_tensor_details(op["outputs"][0], 0)["name"]
-        if op["op_name"] in ("ADD", "SUB", "MUL") and _ATTENTION_LOGIT_OP.search(name):
-            denylisted_nodes.append(name)
-    options = tf.lite.experimental.QuantizationDebugOptions(
-        denylisted_ops=list(FLOAT_OPS_IN_INT8), denylisted_nodes=denylisted_nodes)
-    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter,
-                                                         debug_options=options)
-    return debugger.get_nondebug_quantized_model()
+    converter._experimental_calibrate_only = True  # a float model with calibrated ranges
+    calibrated = converter.convert()
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
+    _set_measured_ranges(model, calibrated, samples)
+    _symmetric_matmul_operands(model)
+    float_nodes = [t.name.decode() for t in model.subgraphs[0].tensors
+                   if _ATTENTION_LOGIT_OP.search(t.name.decode())]
+    return lite_convert.mlir_quantize(
+        bytes(flatbuffer_utils.convert_object_to_bytearray(model)),
+        denylisted_ops=list(float_ops), denylisted_nodes=float_nodes)
 
 
 # The logit scale and mask ops, named so in `MultiHeadSelfAttention.call` and `FoldedModel`,
 # and the additive mask itself (`mask_bias`): quantized, its output range [-1e4, 0] gets the
 # scale of the MUL after it, so `1 - mask` rounds to 0 and padding is attended to.
 _ATTENTION_LOGIT_OP = re.compile(r"((scaled|masked)_logits|mask_bias)(_\d+)?$")
+# Ops whose int8 output shares its input's scale and zero point (the data input's index).
+_SAME_SCALE_OPS = {"RESHAPE": 0, "TRANSPOSE": 0, "SPLIT": 1, "SPLIT_V": 0, "SQUEEZE": 0,
+                   "EXPAND_DIMS": 0}
+
+
+def _calibrated_tensors(model) -> dict[int, object]:
+    """Index -> tensor of every tensor the converter calibrated (one min and max each)."""
+    return {i: t for i, t in enumerate(model.subgraphs[0].tensors)
+            if t.quantization is not None and t.quantization.min is not None
+            and len(t.quantization.min) == 1}
+
+
+def _set_measured_ranges(model, calibrated: bytes, samples: list[dict]) -> None:
+    """Replace each calibrated range by the min and max the float model computes on `samples`.
+
+    The converter's calibrator logs an op's inputs after the op ran, so an input an in-place
+    ADD overwrites gets the ADD's range too: measured on a tiny encoder, the logits before the
+    mask ADD were calibrated to [-1e4, 2e-4] (int8 step 39: every logit 0) but span
+    [-8e-5, 2e-4]; the dense outputs before residual ADDs widen the same way."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    tensors = _calibrated_tensors(model)
+    interpreter = Interpreter(
+        model_content=calibrated, experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    runner = interpreter.get_signature_runner()
+    low, high = {}, {}
+    for sample in samples:
+        runner(**{k: np.asarray(v, np.int32) for k, v in sample.items()})
+        for i in tensors:
+            value = interpreter.get_tensor(i)
+            if value.size:
+                low[i] = min(low.get(i, np.inf), float(value.min()))
+                high[i] = max(high.get(i, -np.inf), float(value.max()))
+    for i in low:
+        tensors[i].quantization.min[0], tensors[i].quantization.max[0] = low[i], high[i]
+
+
+def _symmetric_matmul_operands(model) -> None:
+    """Give the right-hand operand of every BATCH_MATMUL, and every tensor that must share its
+    int8 scale (linked by `_SAME_SCALE_OPS`), the range [-a, a * 127 / 128]: the converter
+    quantizes it with zero point exactly 0 (-128 - min / scale = 0; [-a, a] would give -0.5,
+    rounded to -1), as XNNPACK's int8 BATCH_MATMUL needs."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    graph = model.subgraphs[0]
+    group = list(range(len(graph.tensors)))  # union-find over tensors sharing one scale
+
+    def root(i):
+        while group[i] != i:
+            group[i] = i = group[group[i]]
+        return i
+
+    right_operands = []
+    for op in graph.operators:
+        name = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
+        if name in _SAME_SCALE_OPS:
+            for output in op.outputs:
+                group[root(output)] = root(op.inputs[_SAME_SCALE_OPS[name]])
+        elif name == "BATCH_MATMUL":
+            right_operands.append(op.inputs[1])
+    tensors = _calibrated_tensors(model)
+    for operand_root in {root(i) for i in right_operands}:
+        ranges = [tensors[i].quantization for i in tensors if root(i) == operand_root]
+        bound = max(max(-q.min[0], q.max[0]) for q in ranges)
+        for q in ranges:
+            q.min[0], q.max[0] = -bound, bound * 127 / 128
 
 
 def run_tflite(model_content: bytes, examples: Iterable[dict], num_threads: int = 2,
