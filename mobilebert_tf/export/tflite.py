@@ -118,18 +118,20 @@ def convert(saved_model_dir: str, precision: str,
 
 def _convert_int8(converter: tf.lite.TFLiteConverter, samples: list[dict],
                   float_ops: Iterable[str] = FLOAT_OPS_IN_INT8) -> bytes:
-    """Full-integer conversion: calibrate, measure every activation's range on `samples`,
-    make attention's right-hand matmul operands symmetric, quantize with `float_ops`, the
-    additive mask, and the logit scale and mask ADD before each softmax left in float (the
-    last three found by name: the converter's tensor names follow our layer names)."""
+    """Full-integer conversion with `float_ops`, the additive mask, and the logit scale and
+    mask ADD before each softmax left in float (the last three found by name: the converter's
+    tensor names follow our layer names). Between calibration and quantization, attention's
+    matmuls get their outputs' ranges measured and their right-hand operands made symmetric."""
     from tensorflow.lite.python import convert as lite_convert  # as QuantizationDebugger does
     from tensorflow.lite.tools import flatbuffer_utils
 
     converter._experimental_calibrate_only = True  # a float model with calibrated ranges
     calibrated = converter.convert()
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
-    _set_measured_ranges(model, calibrated, samples)
-    _symmetric_matmul_operands(model)
+    matmuls = [op for op in model.subgraphs[0].operators
+               if flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) == "BATCH_MATMUL"]
+    _measure_ranges(model, calibrated, samples, [op.outputs[0] for op in matmuls])
+    _make_symmetric(model, [op.inputs[1] for op in matmuls])
     float_nodes = [t.name.decode() for t in model.subgraphs[0].tensors
                    if _ATTENTION_LOGIT_OP.search(t.name.decode())]
     return lite_convert.mlir_quantize(
@@ -146,44 +148,39 @@ _SAME_SCALE_OPS = {"RESHAPE": 0, "TRANSPOSE": 0, "SPLIT": 1, "SPLIT_V": 0, "SQUE
                    "EXPAND_DIMS": 0}
 
 
-def _calibrated_tensors(model) -> dict[int, object]:
-    """Index -> tensor of every tensor the converter calibrated (one min and max each)."""
-    return {i: t for i, t in enumerate(model.subgraphs[0].tensors)
+def _calibrated_ranges(model) -> dict[int, object]:
+    """Tensor index -> the quantization field (one min and max) the calibrator filled."""
+    return {i: t.quantization for i, t in enumerate(model.subgraphs[0].tensors)
             if t.quantization is not None and t.quantization.min is not None
             and len(t.quantization.min) == 1}
 
 
-def _set_measured_ranges(model, calibrated: bytes, samples: list[dict]) -> None:
-    """Replace each calibrated range by the min and max the float model computes on `samples`.
-
-    The converter's calibrator logs an op's inputs after the op ran, so an input an in-place
-    ADD overwrites gets the ADD's range too: measured on a tiny encoder, the logits before the
-    mask ADD were calibrated to [-1e4, 2e-4] (int8 step 39: every logit 0) but span
-    [-8e-5, 2e-4]; the dense outputs before residual ADDs widen the same way."""
+def _measure_ranges(model, calibrated: bytes, samples: list[dict], indices: list[int]) -> None:
+    """Set the ranges of the tensors at `indices` to the min and max the float model computes
+    on `samples`. The calibrator's can be far off: on a tiny encoder it gave the logits before
+    the mask ADD [-1e4, 2e-4] (int8 step 39: every logit 0), not the [-8e-5, 2e-4] they span;
+    apparently it logs an op's inputs after the op, and this ADD runs in place."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    tensors = _calibrated_tensors(model)
+    ranges = {i: q for i, q in _calibrated_ranges(model).items() if i in set(indices)}
     interpreter = Interpreter(
         model_content=calibrated, experimental_preserve_all_tensors=True,
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     runner = interpreter.get_signature_runner()
-    low, high = {}, {}
-    for sample in samples:
+    for n, sample in enumerate(samples):
         runner(**{k: np.asarray(v, np.int32) for k, v in sample.items()})
-        for i in tensors:
+        for i, q in ranges.items():
             value = interpreter.get_tensor(i)
-            if value.size:
-                low[i] = min(low.get(i, np.inf), float(value.min()))
-                high[i] = max(high.get(i, -np.inf), float(value.max()))
-    for i in low:
-        tensors[i].quantization.min[0], tensors[i].quantization.max[0] = low[i], high[i]
+            q.min[0] = value.min() if n == 0 else min(q.min[0], value.min())
+            q.max[0] = value.max() if n == 0 else max(q.max[0], value.max())
 
 
-def _symmetric_matmul_operands(model) -> None:
-    """Give the right-hand operand of every BATCH_MATMUL, and every tensor that must share its
-    int8 scale (linked by `_SAME_SCALE_OPS`), the range [-a, a * 127 / 128]: the converter
-    quantizes it with zero point exactly 0 (-128 - min / scale = 0; [-a, a] would give -0.5,
-    rounded to -1), as XNNPACK's int8 BATCH_MATMUL needs."""
+def _make_symmetric(model, indices: list[int]) -> None:
+    """Give the tensors at `indices`, and every tensor that must share an int8 scale with one
+    (linked by `_SAME_SCALE_OPS`), the range [-a, a * 127 / 128], `a` the largest magnitude in
+    its group: the converter then quantizes them with zero point exactly 0 (-128 - min / scale
+    = 0; [-a, a] would give -0.5, rounded to -1), as XNNPACK's int8 BATCH_MATMUL needs of its
+    right-hand operand."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     graph = model.subgraphs[0]
@@ -194,19 +191,16 @@ def _symmetric_matmul_operands(model) -> None:
             group[i] = i = group[group[i]]
         return i
 
-    right_operands = []
     for op in graph.operators:
-        name = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
-        if name in _SAME_SCALE_OPS:
+        data_input = _SAME_SCALE_OPS.get(flatbuffer_utils.opcode_to_name(model, op.opcodeIndex))
+        if data_input is not None:
             for output in op.outputs:
-                group[root(output)] = root(op.inputs[_SAME_SCALE_OPS[name]])
-        elif name == "BATCH_MATMUL":
-            right_operands.append(op.inputs[1])
-    tensors = _calibrated_tensors(model)
-    for operand_root in {root(i) for i in right_operands}:
-        ranges = [tensors[i].quantization for i in tensors if root(i) == operand_root]
-        bound = max(max(-q.min[0], q.max[0]) for q in ranges)
-        for q in ranges:
+                group[root(output)] = root(op.inputs[data_input])
+    ranges = _calibrated_ranges(model)
+    for operand_root in {root(i) for i in indices}:
+        shared = [q for i, q in ranges.items() if root(i) == operand_root]
+        bound = max(max(-q.min[0], q.max[0]) for q in shared)
+        for q in shared:
             q.min[0], q.max[0] = -bound, bound * 127 / 128
 
 
