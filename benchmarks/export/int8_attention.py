@@ -15,12 +15,12 @@ import os
 import tempfile
 
 from absl import app, flags, logging
-import tensorflow as tf
 
 from mobilebert_tf import fileio
 from mobilebert_tf.encoder import build_encoder
 from mobilebert_tf.export import benchmark, exporter, tflite
 from mobilebert_tf.testing import randomize_norms
+from float_attention import float_attention_int8  # benchmarks/export/ is on sys.path
 
 flags.DEFINE_string("preset", "mobilebert", "Our preset.")
 flags.DEFINE_integer("seq_length", 128, "Sequence length.")
@@ -32,15 +32,6 @@ FLAGS = flags.FLAGS
 BASELINE = "dynamic_int8"
 
 
-def _float_attention_int8(saved_model_dir: str, calibration: list[dict]) -> bytes:
-    """Full int8 with attention's BATCH_MATMULs denylisted too, as `FLOAT_OPS_IN_INT8` was."""
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: iter(calibration)
-    return tflite._convert_int8(converter, calibration,  # pylint: disable=protected-access
-                                tflite.FLOAT_OPS_IN_INT8 + ("BATCH_MATMUL",))
-
-
 def _models(work: str) -> dict[str, bytes]:
     encoder = build_encoder(FLAGS.preset)
     randomize_norms(encoder)  # identity norms would be deleted by the converter
@@ -49,7 +40,7 @@ def _models(work: str) -> dict[str, bytes]:
                                     FLAGS.seq_length)
     return {"float32": tflite.convert(saved, "float32"),
             "dynamic_int8": tflite.convert(saved, "dynamic_int8"),
-            "int8, float attention": _float_attention_int8(saved, calibration),
+            "int8, float attention": float_attention_int8(saved, calibration),
             "int8": tflite.convert(saved, "int8", lambda: calibration)}
 
 
