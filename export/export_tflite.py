@@ -6,6 +6,12 @@ full int8), checking every file against the Keras model.
     python -m export.export_tflite --model=classifier.keras --calibration_task=sentiment \
         --vocab_file=vocab.txt --output_dir=exported
 
+A classifier's or SQuAD model's files are runtime-ready by default: they run unchanged in
+MediaPipe Tasks' `TextClassifier` and the TFLite Task Library's `BertNLClassifier` /
+`BertQuestionAnswerer` (metadata, `--vocab_file` and the labels packed; a classifier outputs
+`probability`). Labels come from `--labels_file`, else `--calibration_task`'s label names.
+SQuAD models export at length 384 by default, the only one `BertQuestionAnswerer` runs.
+
 Full int8 calibrates on `--num_calibration` real examples, from pretraining records or from
 a fine-tuning task's split (which matches what a task model will see); the fidelity check
 runs on the next `--num_fidelity` ones (records) or on the task's dev split.
@@ -13,8 +19,10 @@ runs on the next `--num_fidelity` ones (records) or on the task's dev split.
 
 from absl import app, flags
 
-from mobilebert_tf.export import exporter, loading, tflite
+from mobilebert_tf.data.tokenizer import BertInputTokenizer
+from mobilebert_tf.export import exporter, loading, metadata, tflite
 from mobilebert_tf.finetune.tasks import get_task
+from mobilebert_tf.models import MobileBertSpanLabeler
 
 flags.DEFINE_string("model", None, "A .keras model file (config included).")
 flags.DEFINE_string("checkpoint", None, "A training checkpoint (directory or prefix).")
@@ -23,7 +31,8 @@ flags.DEFINE_enum("head", "encoder", loading.HEADS, "What to export from the che
 flags.DEFINE_integer("num_classes", 2, "Classifier labels (head=classifier).")
 flags.DEFINE_string("output_dir", None, "Where to write saved_model/ and *.tflite.")
 flags.DEFINE_list("precisions", list(tflite.PRECISIONS), "Precisions to write.")
-flags.DEFINE_integer("seq_length", 128, "Fixed sequence length of the exported signature.")
+flags.DEFINE_integer("seq_length", None, "Fixed sequence length of the exported signature "
+                     "[128; 384 for a SQuAD model, the length BertQuestionAnswerer runs].")
 flags.DEFINE_integer("batch_size", 1, "Fixed batch size of the exported signature.")
 flags.DEFINE_string("calibration_records", None,
                     "BERT-format TFRecords (input_ids, input_mask, segment_ids) for int8 "
@@ -34,7 +43,13 @@ flags.DEFINE_string("calibration_task", None,
                     "check. Needs --vocab_file; GLUE/SQuAD also --data_dir or --use_tfds.")
 flags.DEFINE_string("calibration_split", "train", "Split of --calibration_task.")
 flags.DEFINE_string("vocab_file", None, "The model's vocab.txt, for --calibration_task "
-                    "(default: BERT uncased).")
+                    "(default: BERT uncased), packed in runtime-ready files. When given, the "
+                    "SavedModel also gets text-in signatures (an encoder a preprocessing/ "
+                    "SavedModel): see text_serving.")
+flags.DEFINE_bool("runtime_metadata", True, "Make a classifier's or SQuAD model's .tflite "
+                  "runnable in MediaPipe / the TFLite Task Library (metadata, vocab, labels).")
+flags.DEFINE_string("labels_file", None, "A classifier's label names, one per line in class "
+                    "order [--calibration_task's labels, else 0, 1, ...].")
 flags.DEFINE_string("data_dir", None, "GLUE/SQuAD files of --calibration_task.")
 flags.DEFINE_bool("use_tfds", False, "Read --calibration_task through tensorflow-datasets.")
 flags.DEFINE_integer("num_calibration", 100, "Calibration examples for full int8 (GR: 100).")
@@ -53,31 +68,59 @@ def main(argv):
     try:
         loading.check_inputs(FLAGS.model, FLAGS.checkpoint, FLAGS.preset, FLAGS.vocab_file,
                              FLAGS.data_dir, FLAGS.calibration_records, FLAGS.output_dir)
+        labels = _labels()
     except (ValueError, OSError) as e:  # before any model is built
         raise app.UsageError(str(e)) from None
     model = loading.load_model(FLAGS.model, FLAGS.checkpoint, FLAGS.preset, FLAGS.head,
                                FLAGS.num_classes)
-    calibration = fidelity_examples = None
+    seq_length = FLAGS.seq_length or (metadata.QA_SEQ_LENGTH if isinstance(
+        model, MobileBertSpanLabeler) else 128)
+    tokenizer = None
+    if FLAGS.vocab_file:  # the text-in signatures' tokenizer; its vocab goes in the .tflite
+        tokenizer = BertInputTokenizer(FLAGS.vocab_file, seq_length=seq_length)
+    try:  # the vocab, runtime files' labels and length, before any example is read
+        if tokenizer is not None:
+            exporter.check_vocab(tokenizer.vocab,
+                                 getattr(model, "encoder", model).config.vocab_size)
+        if FLAGS.runtime_metadata:
+            exporter.runtime_files(model, seq_length, FLAGS.batch_size,
+                                   tokenizer.vocab if tokenizer else None, labels)
+        calibration, fidelity_examples = _examples(model, seq_length)
+    except ValueError as e:  # unknown task, missing data, vocab mismatch, labels
+        raise app.UsageError(str(e)) from None
+    exporter.export(model, FLAGS.output_dir, FLAGS.precisions, seq_length,
+                    FLAGS.batch_size, calibration, fidelity_examples, FLAGS.num_threads,
+                    FLAGS.fold, tokenizer=tokenizer, runtime_metadata=FLAGS.runtime_metadata,
+                    labels=labels)
+
+
+def _labels() -> list[str] | str | None:
+    """--labels_file (read once here, so a bad file fails first), else the task's labels."""
+    if FLAGS.labels_file:
+        metadata.read_labels(FLAGS.labels_file)
+        return FLAGS.labels_file
+    if FLAGS.calibration_task:
+        return list(get_task(FLAGS.calibration_task).labels) or None
+    return None
+
+
+def _examples(model, seq_length: int):
+    """(calibration, fidelity examples) from --calibration_task or --calibration_records."""
     if FLAGS.calibration_task:
         encoder = getattr(model, "encoder", model)
-        try:
-            dev = get_task(FLAGS.calibration_task).eval_splits[0]
-            calibration, fidelity_examples = (exporter.examples_from_task(
-                FLAGS.calibration_task, split, FLAGS.vocab_file, count, FLAGS.batch_size,
-                FLAGS.seq_length, encoder.config.vocab_size, FLAGS.data_dir, FLAGS.use_tfds)
-                for split, count in ((FLAGS.calibration_split, FLAGS.num_calibration),
-                                     (dev, FLAGS.num_fidelity)))
-        except ValueError as e:  # unknown task, missing data, vocab mismatch
-            raise app.UsageError(str(e)) from None
-    elif FLAGS.calibration_records:
+        dev = get_task(FLAGS.calibration_task).eval_splits[0]
+        return tuple(exporter.examples_from_task(
+            FLAGS.calibration_task, split, FLAGS.vocab_file, count, FLAGS.batch_size,
+            seq_length, encoder.config.vocab_size, FLAGS.data_dir, FLAGS.use_tfds)
+            for split, count in ((FLAGS.calibration_split, FLAGS.num_calibration),
+                                 (dev, FLAGS.num_fidelity)))
+    if FLAGS.calibration_records:
         examples = exporter.examples_from_records(
             FLAGS.calibration_records, FLAGS.num_calibration + FLAGS.num_fidelity,
-            FLAGS.batch_size, FLAGS.seq_length)
-        calibration = examples[:FLAGS.num_calibration]
-        fidelity_examples = examples[FLAGS.num_calibration:] or examples[:FLAGS.num_fidelity]
-    exporter.export(model, FLAGS.output_dir, FLAGS.precisions, FLAGS.seq_length,
-                    FLAGS.batch_size, calibration, fidelity_examples, FLAGS.num_threads,
-                    FLAGS.fold)
+            FLAGS.batch_size, seq_length)
+        return (examples[:FLAGS.num_calibration],
+                examples[FLAGS.num_calibration:] or examples[:FLAGS.num_fidelity])
+    return None, None
 
 
 if __name__ == "__main__":

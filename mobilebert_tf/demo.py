@@ -297,11 +297,13 @@ def finetune_config(out: str, student: str, vocab: dict, config: DemoConfig):
 
 def evaluate_pretrainer(preset: str, overrides: dict, checkpoint: str, records: dict,
                         config: DemoConfig) -> dict:
-    """`mlm_accuracy` (held-out) and `params` (grouped counts) of a pretrainer checkpoint."""
+    """`mlm_accuracy` and `attention_kl` (per layer, KL from uniform attention; both
+    held-out) and `params` (grouped counts) of a pretrainer checkpoint."""
     import tf_keras as keras
 
     from mobilebert_tf.config import get_preset
     from mobilebert_tf.data.pretraining_dataset import pretraining_dataset
+    from mobilebert_tf.distillation.diagnostics import attention_kl_from_uniform
     from mobilebert_tf.encoder import build_encoder
     from mobilebert_tf.models import MobileBertPretrainer
     from mobilebert_tf.summary import parameter_counts
@@ -313,7 +315,9 @@ def evaluate_pretrainer(preset: str, overrides: dict, checkpoint: str, records: 
     restore_model(model, checkpoint)
     dataset = pretraining_dataset(records["heldout"]["pattern"], config.seq_length,
                                   config.max_predictions, 64, shuffle=False, repeat=False)
-    result = {"mlm_accuracy": mlm_accuracy(model, dataset), "params": parameter_counts(model)}
+    result = {"mlm_accuracy": mlm_accuracy(model, dataset),
+              "attention_kl": attention_kl_from_uniform(model.encoder, dataset, max_batches=8),
+              "params": parameter_counts(model)}
     del model
     keras.backend.clear_session()
     return result
@@ -325,7 +329,8 @@ def train_pretrainer(role: str, training_config, records: dict, config: DemoConf
     run_training(training_config)
     result = evaluate_pretrainer(training_config.preset, training_config.overrides,
                                  training_config.model_dir, records, config)
-    print(f"{role} held-out MLM accuracy {result['mlm_accuracy']:.4f}")
+    print(f"{role} held-out MLM accuracy {result['mlm_accuracy']:.4f}, attention KL from "
+          f"uniform per layer {_nats(result['attention_kl'])}")
     return {"checkpoint": training_config.model_dir, **result}
 
 
@@ -354,6 +359,8 @@ def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig,
                  num_threads: int) -> dict:
     import tf_keras as keras
 
+    from mobilebert_tf.data import sentiment
+    from mobilebert_tf.data.tokenizer import BertInputTokenizer
     from mobilebert_tf.export import exporter
 
     print(f"Converting (converter logs: {out}/convert.log) ...", flush=True)
@@ -366,7 +373,9 @@ def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig,
     with native_logs_to(tf.io.gfile.join(out, "convert.log")):
         results = exporter.export(model, out, seq_length=config.seq_length,
                                   calibration=calibration, fidelity_examples=fidelity,
-                                  num_threads=num_threads)
+                                  num_threads=num_threads, labels=sentiment.LABELS,
+                                  tokenizer=BertInputTokenizer(vocab_file,
+                                                               seq_length=config.seq_length))
     keras.backend.clear_session()
     return {"files": {p: r["path"] for p, r in results.items()},
             "bytes": {p: r["bytes"] for p, r in results.items()}}
@@ -387,7 +396,7 @@ def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
     for precision, path in tflite_files.items():
         outputs = tflite.run_tflite(fileio.read_bytes(path), exporter.batches(inputs, 1),
                                     num_threads)
-        predicted = np.array([np.argmax(o["logits"][0]) for o in outputs])
+        predicted = np.array([np.argmax(o["probability"][0]) for o in outputs])
         accuracy[precision] = float(np.mean(predicted == labels))
         agreement[precision] = float(np.mean(predicted == np.argmax(logits, -1)))
     for name, value in accuracy.items():
@@ -472,6 +481,12 @@ def plot_losses(work: Pipeline, path: str) -> str:
     return path
 
 
+def _nats(values: list[float] | None) -> str:
+    """Per-layer values as `0.02 / 0.31 / ...`; `-` for a stage finished before they were
+    measured."""
+    return " / ".join(f"{v:.2f}" for v in values) if values else "-"
+
+
 def write_summary(out: str, work: Pipeline) -> dict:
     r = work.results
     teacher, student = r["teacher"], r["student"]
@@ -482,12 +497,14 @@ def write_summary(out: str, work: Pipeline) -> dict:
              f"{r['records']['train']['examples']:,} train / "
              f"{r['records']['heldout']['examples']:,} held-out sequences of "
              f"{work.config.seq_length}.", "",
-             "| model | parameters (with MLM/NSP heads) | held-out MLM accuracy |",
-             "|---|---|---|",
+             "| model | parameters (with MLM/NSP heads) | held-out MLM accuracy | "
+             "attention KL from uniform, per layer (nats) |",
+             "|---|---|---|---|",
              f"| teacher ({TEACHER_PRESET}, {work.config.num_layers} layers) | "
-             f"{teacher['params']['total']:,} | {teacher['mlm_accuracy']:.4f} |",
+             f"{teacher['params']['total']:,} | {teacher['mlm_accuracy']:.4f} | "
+             f"{_nats(teacher.get('attention_kl'))} |",
              f"| student ({STUDENT_PRESET}, PKT) | {student['params']['total']:,} | "
-             f"{student['mlm_accuracy']:.4f} |", "",
+             f"{student['mlm_accuracy']:.4f} | {_nats(student.get('attention_kl'))} |", "",
              f"Sentiment (Rotten Tomatoes fresh/rotten), dev split of "
              f"{accuracy['examples']} snippets; best balanced-dev accuracy while fine-tuning "
              f"{r['finetune']['best_dev_accuracy']:.4f}.", "",

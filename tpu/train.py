@@ -109,6 +109,9 @@ flags.DEFINE_bool("use_tfds", None, "Read GLUE/SQuAD through tensorflow-datasets
 flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
 flags.DEFINE_string("tfds_manual_dir", None, "Original archives for offline tfds preparation.")
 flags.DEFINE_string("vocab_file", None, "WordPiece vocab [BERT uncased].")
+flags.DEFINE_string("text_normalization", None, "bert: NFD, accents stripped, case folded; "
+                    "device: ASCII lower-casing only, as MediaPipe / the TFLite Task Library "
+                    "tokenize on device (for models meant for them) [bert].")
 flags.DEFINE_float("num_train_epochs", None, "Epochs [the task's]; --steps wins.")
 flags.DEFINE_float("warmup_proportion", None, "Warm-up as a fraction of the steps [0.1]; "
                    "--warmup_steps wins.")
@@ -139,9 +142,10 @@ MODE_FLAGS = {
         "temperature"),
     "finetune": EVERY_MODE + (
         "steps", "task", "init_checkpoint", "data_dir", "use_tfds", "tfds_data_dir",
-        "tfds_manual_dir", "vocab_file", "num_train_epochs", "warmup_proportion",
-        "eval_every", "eval_batch_size", "max_train_examples", "max_eval_examples",
-        "balance_classes", "doc_stride", "max_query_length", "null_score_diff_threshold"),
+        "tfds_manual_dir", "vocab_file", "text_normalization", "num_train_epochs",
+        "warmup_proportion", "eval_every", "eval_batch_size", "max_train_examples",
+        "max_eval_examples", "balance_classes", "doc_stride", "max_query_length",
+        "null_score_diff_threshold"),
 }
 REQUIRED = {"teacher": ("train_files",), "distill": ("train_files", "teacher_checkpoint"),
             "finetune": ("task", "init_checkpoint")}

@@ -16,6 +16,11 @@ INPUT_KEYS = ("input_word_ids", "input_mask", "input_type_ids")
 # tensorflow-text counts bytes. 400 bytes matches it on ASCII text.
 DEFAULT_MAX_BYTES_PER_WORD = 400
 
+# "bert": BERT's basic tokenization (NFD, accents stripped, case folded; uncased vocabs).
+# "device": as the BertTokenizer of MediaPipe Tasks and the TFLite Task Library, which lower-
+# case ASCII letters only (for cased vocabs too) and keep accents ("Café" -> "café").
+NORMALIZATIONS = ("bert", "device")
+
 
 class BertInputTokenizer(tf.Module):
     """WordPiece tokenizer (tensorflow-text `FastBertTokenizer`) plus BERT input packing.
@@ -24,6 +29,14 @@ class BertInputTokenizer(tf.Module):
     characters split, and for uncased vocabs lower-casing, NFD and accent stripping), then
     greedy longest-match WordPiece. Everything runs in the TF graph, so it can sit inside a
     `tf.data` map or an exported model.
+
+    `normalization="device"` normalizes text exactly as the on-device BertTokenizer of
+    MediaPipe Tasks (`TextClassifier`) and the TFLite Task Library (`BertNLClassifier`,
+    `BertQuestionAnswerer`) does: ASCII letters are lower-cased, whatever the vocab's case,
+    and nothing else changes (no NFD, accents kept, `É` stays `É`). With an uncased vocab,
+    text without non-ASCII letters gets the same ids either way; train and evaluate with it
+    the models meant for those runtimes, so the Python pipeline and the device agree on
+    every text.
 
     Known differences from the pure-Python reference (`official.nlp.tools.tokenization`),
     none of which occur in ordinary English text: tensorflow-text case-folds rather than
@@ -36,6 +49,9 @@ class BertInputTokenizer(tf.Module):
         seq_length: default packed length, including `[CLS]` and `[SEP]`s.
         lower_case: None to follow the vocab (uncased when no token has capitals).
         max_bytes_per_word: words longer than this become `[UNK]`.
+        normalization: "bert" (BERT's: NFD, accent stripping and case folding, for
+            `lower_case` vocabs) or "device" (ASCII lower-casing only, for every vocab, as
+            MediaPipe and the TFLite Task Library).
         name: module name.
 
     Example:
@@ -46,8 +62,12 @@ class BertInputTokenizer(tf.Module):
 
     def __init__(self, vocab: Vocab | str | None = None, seq_length: int = 128,
                  lower_case: bool | None = None,
-                 max_bytes_per_word: int = DEFAULT_MAX_BYTES_PER_WORD, name: str | None = None):
+                 max_bytes_per_word: int = DEFAULT_MAX_BYTES_PER_WORD,
+                 normalization: str = "bert", name: str | None = None):
         super().__init__(name=name)
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got "
+                             f"{normalization!r}.")
         if vocab is None:
             vocab = default_vocab_file()
         if isinstance(vocab, str):
@@ -57,14 +77,22 @@ class BertInputTokenizer(tf.Module):
         self.vocab = vocab
         self.seq_length = int(seq_length)
         self.lower_case = vocab.lower_case if lower_case is None else bool(lower_case)
+        self.normalization = normalization
         self._wordpiece = tf_text.FastBertTokenizer(
             vocab=list(vocab.tokens), suffix_indicator="##", max_bytes_per_word=max_bytes_per_word,
             token_out_type=tf.int64, unknown_token="[UNK]", support_detokenization=True,
-            lower_case_nfd_strip_accents=self.lower_case)
+            lower_case_nfd_strip_accents=self.lower_case and normalization == "bert")
+
+    def _normalize(self, texts) -> tf.Tensor:
+        texts = _as_strings(texts)
+        if self.normalization == "device":  # cased vocabs too: the runtimes always lower-case
+            # encoding="": byte-wise, ASCII only; keeps byte offsets, so spans still map.
+            texts = tf.strings.lower(texts, encoding="")
+        return texts
 
     def tokenize(self, texts) -> tf.RaggedTensor:
         """Word-piece ids, int32 `[batch, (pieces)]`, for a batch of strings."""
-        ids = self._wordpiece.tokenize(_as_strings(texts))
+        ids = self._wordpiece.tokenize(self._normalize(texts))
         return tf.cast(ids, tf.int32)
 
     def tokenize_with_offsets(self, texts):
@@ -73,7 +101,7 @@ class BertInputTokenizer(tf.Module):
         Returns:
             `(ids, starts, ends)`, ragged `[batch, (pieces)]`; ids int32, offsets int64.
         """
-        ids, starts, ends = self._wordpiece.tokenize_with_offsets(_as_strings(texts))
+        ids, starts, ends = self._wordpiece.tokenize_with_offsets(self._normalize(texts))
         return tf.cast(ids, tf.int32), starts, ends
 
     def detokenize(self, ids) -> tf.Tensor:

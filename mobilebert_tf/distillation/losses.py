@@ -105,6 +105,18 @@ def attention_transfer_loss(teacher_logits, student_logits, input_mask):
     return total / tf.maximum(count, 1.0)
 
 
+def attention_uniformity_terms(attention_logits, input_mask):
+    """KL(attention || uniform over the real keys), summed over heads and real queries, and
+    the number of (head, real query) pairs: how far attention is from a bag of words (0 when
+    every query attends equally to every real key; at most log(real keys)).
+
+    The uniform distribution is the softmax of all-zero scores, so this is
+    `attention_transfer_terms` against a student that does not attend at all.
+    """
+    logits = _f32(attention_logits)
+    return attention_transfer_terms(logits, tf.zeros_like(logits), input_mask)
+
+
 def distillation_mlm_terms(student_logits, teacher_logits, masked_lm_ids, masked_lm_weights,
                            alpha: float = 0.5, temperature: float = 1.0):
     """Pre-training-distillation MLM loss summed over weighted predictions, and the weight sum.

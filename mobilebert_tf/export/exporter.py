@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -12,8 +12,10 @@ import tf_keras as keras
 
 from mobilebert_tf import fileio
 from mobilebert_tf.data import pretraining_dataset
+from mobilebert_tf.data.vocab import Vocab, default_vocab_file
 from mobilebert_tf.encoder import INPUT_KEYS
-from mobilebert_tf.export import fidelity, tflite
+from mobilebert_tf.export import fidelity, metadata, text_serving, tflite
+from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 
 def examples_from_records(file_pattern: str, count: int, batch_size: int,
                           seq_length: int) -> list[dict[str, np.ndarray]]:
@@ -52,11 +54,8 @@ def examples_from_task(task_name: str, split: str, vocab_file: str | None, count
 
     task = tasks.get_task(task_name)
     tokenizer = BertInputTokenizer(vocab_file, seq_length=seq_length)
-    size = len(tokenizer.vocab.tokens)
-    if vocab_size is not None and size != vocab_size:
-        raise ValueError(f"The vocab {vocab_file or '(BERT uncased)'} has {size} tokens but "
-                         f"the model has vocab_size={vocab_size}: pass the vocab it was "
-                         "trained with.")
+    if vocab_size is not None:
+        check_vocab(tokenizer.vocab, vocab_size)
     examples = tasks.load_split(task, split, data_dir=data_dir, use_tfds=use_tfds)
     if task.kind == "span" and examples is not None:
         examples = examples[0]  # (examples, gold answers)
@@ -72,6 +71,16 @@ def examples_from_task(task_name: str, split: str, vocab_file: str | None, count
     else:
         inputs = tokenize_examples(examples, tokenizer, seq_length)
     return batches(inputs, batch_size)
+
+
+def check_vocab(vocab: Vocab, vocab_size: int) -> None:
+    """Raises ValueError when `vocab` (e.g. a `BertInputTokenizer`'s) is not `vocab_size`
+    tokens, the model's."""
+    size = len(vocab.tokens)
+    if size != vocab_size:
+        raise ValueError(f"The vocab {vocab.path or '(given as tokens)'} has {size} "
+                         f"tokens but the model has vocab_size={vocab_size}: pass the vocab it "
+                         "was trained with.")
 
 
 def batches(inputs: dict[str, np.ndarray], batch_size: int) -> list[dict[str, np.ndarray]]:
@@ -98,21 +107,88 @@ def random_examples(count: int, batch_size: int, seq_length: int, vocab_size: in
     return examples
 
 
-def keras_outputs(model: keras.Model, examples: Iterable[dict]) -> list[dict[str, np.ndarray]]:
-    """The exported outputs of the Keras model on each example."""
-    return [{k: v.numpy() for k, v in tflite.serving_outputs(model, example).items()}
-            for example in examples]
+def keras_outputs(model: keras.Model, examples: Iterable[dict],
+                  postprocess: Callable[[dict], dict] | None = None,
+                  ) -> list[dict[str, np.ndarray]]:
+    """The exported outputs of the Keras model on each example (mapped by `postprocess`, as
+    the exported graph maps them)."""
+    results = []
+    for example in examples:
+        outputs = tflite.serving_outputs(model, example)
+        outputs = postprocess(outputs) if postprocess else outputs
+        results.append({k: np.asarray(v) for k, v in outputs.items()})
+    return results
+
+
+@dataclasses.dataclass
+class RuntimeFiles:
+    """How `export` makes a task model's `.tflite` runnable in MediaPipe Tasks and the TFLite
+    Task Library: `postprocess` in the graph, then `attach` (metadata, vocab, labels)."""
+
+    postprocess: Callable[[dict], dict] | None
+    attach: Callable[[bytes], bytes]
+    description: str
+
+
+def runtime_files(model: keras.Model, seq_length: int, batch_size: int,
+                  vocab: Vocab | str | None = None,
+                  labels: Sequence[str] | str | None = None) -> RuntimeFiles | None:
+    """The runtime metadata plan for `model`, checked before any work: None for an encoder
+    or a regression head (no runtime task takes them).
+
+    Args:
+        model: the model to export.
+        seq_length, batch_size: the export's signature.
+        vocab: the model's vocab (a `Vocab` or a path; default BERT uncased).
+        labels: a classifier's label names in class-id order, or a labels file (one per
+            line); default "0", "1", ...
+
+    Raises:
+        ValueError: a vocab of another size than the model's, labels that are not one per
+            class, a batch other than 1, a span labeler at a length other than 384.
+        ImportError: tflite-support's metadata writers are not installed.
+    """
+    is_classifier = isinstance(model, MobileBertClassifier) and model.num_classes > 1
+    if not (is_classifier or isinstance(model, MobileBertSpanLabeler)):
+        return None
+    metadata.check_installed()
+    if batch_size != 1:
+        raise ValueError(f"batch_size {batch_size}: MediaPipe and the Task Library run batch "
+                         "1; export with batch_size 1, or without runtime metadata.")
+    if not isinstance(vocab, Vocab):
+        vocab = Vocab.load(vocab or default_vocab_file())
+    check_vocab(vocab, model.encoder.config.vocab_size)
+    if not is_classifier:
+        metadata.check_question_answerer_length(seq_length)
+        return RuntimeFiles(None, lambda content: metadata.add_question_answerer_metadata(
+            content, vocab), "BertQuestionAnswerer metadata (start_logits, end_logits)")
+    labels = metadata.classifier_labels(labels, model.num_classes)
+    return RuntimeFiles(metadata.probability_outputs, lambda content: (
+        metadata.add_classifier_metadata(content, vocab, labels)),
+        f"TextClassifier/BertNLClassifier metadata (probability of {labels})")
 
 
 def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
            seq_length: int = 128, batch_size: int = 1, calibration: list[dict] | None = None,
            fidelity_examples: list[dict] | None = None, num_threads: int = 2,
-           fold: bool = True, log=print) -> dict:
+           fold: bool = True, log=print, tokenizer=None, runtime_metadata: bool = True,
+           labels: Sequence[str] | str | None = None) -> dict:
     """Write `saved_model/` and `model_<precision>.tflite` to `output_dir`, check each
     against the Keras model on `fidelity_examples`, and write `fidelity.json`. With `fold`
-    the exported graph is `FoldedModel` (norms folded, dense layers merged).
+    the exported graph is `FoldedModel` (norms folded, dense layers merged). With `tokenizer`
+    (a `BertInputTokenizer` of the model's vocab) a task model's SavedModel gets text-in
+    signatures, and an encoder a `preprocessing/` SavedModel (see `text_serving`).
+
+    With `runtime_metadata` (default) a task model's files run unchanged in MediaPipe's
+    `TextClassifier` and the Task Library's `BertNLClassifier` / `BertQuestionAnswerer`
+    (`runtime_files`): a classifier's one output (in `serving_default` too) is then
+    `probability` (softmax in the graph; the fidelity check compares probabilities and top-1),
+    with the tokenizer's vocab (default BERT uncased) and `labels` (names or a labels file;
+    default "0", "1", ...) packed; a span labeler must then be exported at length 384.
 
     Raises:
+        ValueError: bad precisions, calibration, vocab (not the model's size), labels or
+            length, before any work.
         fidelity.FidelityError: a precision misses its bounds (its file is kept, renamed
             `*.tflite.rejected`, for inspection).
     Returns:
@@ -125,15 +201,28 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     if "int8" in precisions and not calibration:
         raise ValueError("int8 export needs a non-empty calibration set (e.g. 100 real "
                          "examples from --calibration_records).")
+    encoder = getattr(model, "encoder", model)
+    if tokenizer is not None:
+        check_vocab(tokenizer.vocab, encoder.config.vocab_size)
+    runtime = (runtime_files(model, seq_length, batch_size,
+                             tokenizer.vocab if tokenizer is not None else None, labels)
+               if runtime_metadata else None)
+    postprocess = runtime.postprocess if runtime else None
     tf.io.gfile.makedirs(output_dir)
     saved_model_dir = tflite.save_saved_model(model, tf.io.gfile.join(output_dir, "saved_model"),
-                                              batch_size, seq_length, fold)
+                                              batch_size, seq_length, fold, tokenizer,
+                                              postprocess)
     log(f"SavedModel: {saved_model_dir}")
+    if tokenizer is not None and model is encoder:
+        log("Preprocessing SavedModel: " + text_serving.save_preprocessing(
+            tokenizer, tf.io.gfile.join(output_dir, "preprocessing"), seq_length,
+            encoder.config.max_position))
+    if runtime:
+        log(f"Runtime-ready .tflite: {runtime.description}")
     if fidelity_examples is None:
-        encoder = getattr(model, "encoder", model)
         fidelity_examples = random_examples(8, batch_size, seq_length,
                                             encoder.config.vocab_size)
-    expected = keras_outputs(model, fidelity_examples)
+    expected = keras_outputs(model, fidelity_examples, postprocess)
     results, failures = {}, []
     for precision in precisions:
         content = tflite.convert(saved_model_dir, precision, lambda: calibration)
@@ -146,6 +235,7 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
         except fidelity.FidelityError as error:
             failures.append(str(error))
             path += ".rejected"
+        content = runtime.attach(content) if runtime else content
         fileio.write_bytes(path, content)
         results[precision] = {"path": path, "bytes": len(content),
                               "outputs": [dataclasses.asdict(r) for r in reports]}

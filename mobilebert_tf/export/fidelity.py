@@ -17,7 +17,9 @@ TOLERANCES = {
     "dynamic_int8": dict(min_cosine=0.98, max_relative=0.25, min_argmax_agreement=0.9),
     "int8": dict(min_cosine=0.95, max_relative=0.5, min_argmax_agreement=0.85),
 }
-LOGIT_OUTPUTS = ("logits", "start_logits", "end_logits")
+# Outputs scored per class or position (argmax and top-5 agreement); `probability` is a
+# runtime-ready classifier's softmax (`metadata.probability_outputs`).
+LOGIT_OUTPUTS = ("logits", "probability", "start_logits", "end_logits")
 
 
 class FidelityError(ValueError):

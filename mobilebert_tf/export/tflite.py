@@ -16,6 +16,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder
+from mobilebert_tf.export import text_serving  # also registers tensorflow-text's ops
 from mobilebert_tf.export.folded import FoldedModel
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 
@@ -68,9 +69,13 @@ def _signature(model: keras.Model, batch_size: int, seq_length: int) -> dict:
 
 
 def save_saved_model(model: keras.Model, export_dir: str, batch_size: int = 1,
-                     seq_length: int = 128, fold: bool = True) -> str:
+                     seq_length: int = 128, fold: bool = True, tokenizer=None,
+                     postprocess: Callable[[dict], dict] | None = None) -> str:
     """Write a SavedModel whose `serving_default` has the fixed TF-Hub BERT signature: of the
-    folded graph (`FoldedModel`) with `fold`, else of the Keras model as it trains."""
+    folded graph (`FoldedModel`) with `fold`, else of the Keras model as it trains. With
+    `tokenizer` (a `BertInputTokenizer` of the model's vocab) a task model also gets the
+    text-in signatures of `text_serving`. `postprocess` maps `serving_default`'s output dict
+    inside the graph (e.g. logits to probabilities; the text-in signatures read logits)."""
     spec = _signature(model, batch_size, seq_length)
     module = tf.Module()
     module.graph = folded_model(model) if fold else model  # tracks the variables to save
@@ -80,7 +85,14 @@ def save_saved_model(model: keras.Model, export_dir: str, batch_size: int = 1,
         return module.graph(inputs) if fold else serving_outputs(model, inputs)
 
     module.serve = serve
-    tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
+    if postprocess is not None:
+        module.serve = tf.function(lambda inputs: postprocess(serve(inputs)),
+                                   input_signature=[spec])
+    signatures = {"serving_default": module.serve}
+    if tokenizer is not None:
+        signatures.update(text_serving.text_signatures(module, model, serve, tokenizer,
+                                                       seq_length))
+    tf.saved_model.save(module, export_dir, signatures=signatures)
     return export_dir
 
 
@@ -98,7 +110,9 @@ def convert(saved_model_dir: str, precision: str,
     """
     if precision not in PRECISIONS:
         raise ValueError(f"Unknown precision {precision!r}; expected one of {PRECISIONS}.")
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+    # Only the ids signature: text-in signatures (`text_serving`) are not for TFLite.
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
+                                                         signature_keys=["serving_default"])
     if precision == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]

@@ -47,6 +47,10 @@ class FinetuneConfig:
         use_tfds / tfds_data_dir / tfds_manual_dir: read through tensorflow-datasets.
         vocab_file: WordPiece vocab (default: BERT uncased); its size must equal the
             config's `vocab_size`.
+        text_normalization: "bert" (NFD, accents stripped, case folded) or "device" (ASCII
+            lower-casing only, as MediaPipe's and the TFLite Task Library's tokenizers do):
+            train and evaluate with "device" a model meant for those runtimes, so they see
+            the ids it was trained on (`data.tokenizer.BertInputTokenizer`).
         seq_length, batch_size, learning_rate, epochs: hyper-parameters (task defaults).
         steps: train this many steps instead of `epochs`.
         warmup_proportion / warmup_steps: linear warm-up (steps win when set).
@@ -76,6 +80,7 @@ class FinetuneConfig:
     tfds_data_dir: str | None = None
     tfds_manual_dir: str | None = None
     vocab_file: str | None = None
+    text_normalization: str = "bert"
     seq_length: int | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
@@ -103,6 +108,12 @@ class FinetuneConfig:
     jit_compile: bool = False
     exit_after_steps: int | None = None
     progress: bool = False
+
+    def __post_init__(self):
+        from mobilebert_tf.data.tokenizer import NORMALIZATIONS
+        if self.text_normalization not in NORMALIZATIONS:
+            raise InputError(f"text_normalization must be one of {NORMALIZATIONS}; got "
+                             f"text_normalization={self.text_normalization!r}.")
 
 
 @dataclasses.dataclass
@@ -266,7 +277,8 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
         raise InputError(f"seq_length {seq_length} exceeds the model's max_position "
                          f"{model_config.max_position}.")
     try:
-        tokenizer = BertInputTokenizer(config.vocab_file, seq_length=seq_length)
+        tokenizer = BertInputTokenizer(config.vocab_file, seq_length=seq_length,
+                                       normalization=config.text_normalization)
     except (OSError, ValueError) as e:
         raise InputError(f"Cannot load the vocab {config.vocab_file!r}: {e}") from e
     _check_vocab(tokenizer, model_config, config.vocab_file)

@@ -13,7 +13,8 @@ from ai_edge_litert.interpreter import Interpreter
 from mobilebert_tf import (INPUT_KEYS, MobileBertClassifier, MobileBertPretrainer,
                            MobileBertSpanLabeler, build_encoder, get_preset)
 from mobilebert_tf.data.synthetic_records import synthetic_examples, write_pretraining_records
-from mobilebert_tf.export import benchmark, exporter, fidelity, loading, tflite
+from mobilebert_tf.data.vocab import default_vocab_file
+from mobilebert_tf.export import benchmark, exporter, fidelity, loading, text_serving, tflite
 from mobilebert_tf.testing import encoder_inputs, randomize_norms, relative_error, run_module
 
 SEQ = 16
@@ -204,11 +205,14 @@ def test_cli_calibrates_int8_on_task_data(tmp_path):
     common = ["--model", str(tmp_path / "classifier.keras"), "--output_dir",
               str(tmp_path / "out"), "--seq_length", str(SEQ), "--precisions", "int8"]
     run_module("export.export_tflite", common + [
-        "--calibration_task", "sentiment", "--num_calibration", "4", "--num_fidelity", "3"])
+        "--calibration_task", "sentiment", "--num_calibration", "4", "--num_fidelity", "3",
+        "--vocab_file", default_vocab_file()])
     with open(tmp_path / "out" / "fidelity.json") as f:
         report = json.load(f)["results"]["int8"]
     assert report["path"].endswith("model_int8.tflite") and os.path.exists(report["path"])
-    assert report["outputs"][0]["name"] == "logits"
+    assert report["outputs"][0]["name"] == "probability"  # runtime-ready: softmax in the graph
+    saved = tf.saved_model.load(str(tmp_path / "out" / "saved_model"))  # --vocab_file: text in
+    assert {"serving_default", text_serving.TEXT_SIGNATURE} <= set(saved.signatures)
     both = run_module("export.export_tflite", common + [
         "--calibration_task", "sentiment", "--calibration_records", "x"], check=False)
     assert both.returncode != 0 and "not both" in both.stderr

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from mobilebert_tf import fileio
+from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.data.vocab import default_vocab_file
 from mobilebert_tf.export import exporter, loading
 from mobilebert_tf.finetune.run import FinetuneConfig, finetune
@@ -46,7 +47,8 @@ def test_finetune_then_export_with_every_path_on_ram(ram_path, make_mrpc,
                                            data_dir=data_dir)
     reports = exporter.export(model, output_dir, ["float32", "int8"], SEQ,
                               calibration=examples, fidelity_examples=examples[:2],
-                              log=lambda _: None)
+                              log=lambda _: None,
+                              tokenizer=BertInputTokenizer(vocab_file, seq_length=SEQ))
     assert sorted(tf.io.gfile.listdir(output_dir)) == [
         "fidelity.json", "model_float32.tflite", "model_int8.tflite", "saved_model"]
     assert fileio.read_json(f"{output_dir}/fidelity.json")["results"].keys() == reports.keys()

@@ -28,6 +28,8 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
     assert results["records"]["train"]["examples"] > results["records"]["heldout"]["examples"] > 0
     for stage in ("teacher", "student"):
         assert 0.0 <= results[stage]["mlm_accuracy"] <= 1.0
+        kl = results[stage]["attention_kl"]
+        assert len(kl) == SMOKE_CONFIG.num_layers and all(v >= 0.0 for v in kl)
     # The student is the smaller model, teacher and student share the vocab.
     assert results["student"]["params"]["total"] < results["teacher"]["params"]["total"]
     for precision in PRECISIONS:
@@ -38,6 +40,7 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
     assert timed == {f"demo student {p}" for p in PRECISIONS}
     summary = (work_dir / "summary" / "summary.md").read_text()
     assert "held-out MLM accuracy" in summary and "| int8 |" in summary
+    assert "attention KL from uniform" in summary
     for plot in (work_dir / "summary" / "losses.png", work_dir / "latency" / "latency.png"):
         assert plot.read_bytes()[:8] == PNG
     assert "$ python -m tpu.train --mode distill" in stdout

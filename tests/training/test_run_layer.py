@@ -80,6 +80,7 @@ def test_teacher_distill_finetune_export_with_every_path_on_ram(bucket, teacher)
     """The whole chain in one process with nothing on local disk: a student distilled on
     ram://, fine-tuned on a tiny SST-2 on ram://, exported from and to ram://."""
     from mobilebert_tf import fileio
+    from mobilebert_tf.data.tokenizer import BertInputTokenizer
     from mobilebert_tf.data.vocab import default_vocab_file
     from mobilebert_tf.export import exporter, loading
 
@@ -108,6 +109,7 @@ def test_teacher_distill_finetune_export_with_every_path_on_ram(bucket, teacher)
     examples = exporter.examples_from_task("sst2", "validation", vocab_file, 2, 1, SEQ,
                                            data_dir=f"{bucket}/glue/SST-2")
     exporter.export(loading.load_model(result.files["keras"]), output_dir, ["float32"], SEQ,
-                    fidelity_examples=examples, log=lambda _: None)
+                    fidelity_examples=examples, log=lambda _: None,
+                    tokenizer=BertInputTokenizer(vocab_file, seq_length=SEQ))
     assert sorted(tf.io.gfile.listdir(output_dir)) == [
         "fidelity.json", "model_float32.tflite", "saved_model"]

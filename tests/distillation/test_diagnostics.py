@@ -1,0 +1,53 @@
+"""Attention's distance from uniform: hand-computed terms, and per layer on a real encoder."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mobilebert_tf.distillation import losses
+from mobilebert_tf.distillation.diagnostics import attention_kl_from_uniform
+from mobilebert_tf.encoder import INPUT_KEYS
+
+from tests.distillation.conftest import make_batch, make_pretrainer
+
+
+def test_uniformity_terms_hand_computed():
+    # One head, three positions, the last one padding. Query 0 scores [log 3, 0] on the real
+    # keys: p = (3/4, 1/4), KL from (1/2, 1/2) = 3/4 log(3/2) + 1/4 log(1/2). Query 1 attends
+    # uniformly (KL 0). Query 2 is padding and the padded key's huge score must not count.
+    logits = tf.constant([[[[math.log(3.0), 0.0, 50.0], [2.0, 2.0, -7.0],
+                            [9.0, -9.0, 0.0]]]])
+    total, count = losses.attention_uniformity_terms(logits, tf.constant([[1, 1, 0]]))
+    expected = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+    assert float(total) == pytest.approx(expected, rel=1e-5)
+    assert float(count) == 2.0
+
+
+def test_attention_kl_from_uniform_per_layer_matches_numpy():
+    encoder = make_pretrainer("mobilebert_mini", num_layers=2).encoder
+    # Initial weights attend almost uniformly (KL ~1e-9): larger ones give attention shape.
+    rng = np.random.default_rng(0)
+    encoder.set_weights([rng.normal(0.0, 0.3, w.shape) for w in encoder.get_weights()])
+    batches = [make_batch(seed=s) for s in (0, 1)]
+    kl = attention_kl_from_uniform(encoder, tf.data.Dataset.from_tensors(batches[0])
+                                   .concatenate(tf.data.Dataset.from_tensors(batches[1])))
+    assert len(kl) == 2
+    for layer, value in enumerate(kl):
+        total = count = 0.0
+        for batch in batches:
+            inputs = {key: batch[key] for key in INPUT_KEYS}
+            logits = encoder(inputs)["attention_logits"][layer].numpy().astype(np.float64)
+            mask = batch["input_mask"].numpy().astype(bool)
+            for b, h, q in np.ndindex(*logits.shape[:3]):
+                if mask[b, q]:
+                    real = logits[b, h, q][mask[b]]
+                    p = np.exp(real - real.max())
+                    p /= p.sum()
+                    total += float(np.sum(p * np.log(p * len(real))))
+                    count += 1
+        assert value == pytest.approx(total / count, rel=1e-4, abs=1e-7)
+        assert value > 0.05
+    with pytest.raises(ValueError, match="empty dataset"):
+        attention_kl_from_uniform(encoder, tf.data.Dataset.from_tensors(batches[0]).take(0))
