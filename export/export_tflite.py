@@ -19,7 +19,7 @@ runs on the next `--num_fidelity` ones (records) or on the task's dev split.
 
 from absl import app, flags
 
-from mobilebert_tf.data.tokenizer import BertInputTokenizer
+from mobilebert_tf.data.tokenizer import NORMALIZATIONS, BertInputTokenizer
 from mobilebert_tf.export import exporter, loading, metadata, tflite
 from mobilebert_tf.finetune.tasks import get_task
 from mobilebert_tf.models import MobileBertSpanLabeler
@@ -33,6 +33,9 @@ flags.DEFINE_string("output_dir", None, "Where to write saved_model/ and *.tflit
 flags.DEFINE_list("precisions", list(tflite.PRECISIONS), "Precisions to write.")
 flags.DEFINE_integer("seq_length", None, "Fixed sequence length of the exported signature "
                      "[128; 384 for a SQuAD model, the length BertQuestionAnswerer runs].")
+flags.DEFINE_bool("dynamic_length", False, "Export a [batch_size, -1] signature that the "
+                  "runtime resizes to each input's real length (fast on short texts; needs "
+                  "--fold); --seq_length is then the length calibration examples are padded to.")
 flags.DEFINE_integer("batch_size", 1, "Fixed batch size of the exported signature.")
 flags.DEFINE_string("calibration_records", None,
                     "BERT-format TFRecords (input_ids, input_mask, segment_ids) for int8 "
@@ -46,6 +49,9 @@ flags.DEFINE_string("vocab_file", None, "The model's vocab.txt, for --calibratio
                     "(default: BERT uncased), packed in runtime-ready files. When given, the "
                     "SavedModel also gets text-in signatures (an encoder a preprocessing/ "
                     "SavedModel): see text_serving.")
+flags.DEFINE_enum("text_normalization", "bert", NORMALIZATIONS,
+                  "The text normalization the model was fine-tuned with (train.py's flag), for "
+                  "the text-in signatures and --calibration_task.")
 flags.DEFINE_bool("runtime_metadata", True, "Make a classifier's or SQuAD model's .tflite "
                   "runnable in MediaPipe / the TFLite Task Library (metadata, vocab, labels).")
 flags.DEFINE_string("labels_file", None, "A classifier's label names, one per line in class "
@@ -65,6 +71,8 @@ def main(argv):
     del argv
     if FLAGS.calibration_records and FLAGS.calibration_task:
         raise app.UsageError("Give --calibration_records or --calibration_task, not both.")
+    if FLAGS.dynamic_length and not FLAGS.fold:
+        raise app.UsageError("--dynamic_length needs the folded graph: drop --nofold.")
     try:
         loading.check_inputs(FLAGS.model, FLAGS.checkpoint, FLAGS.preset, FLAGS.vocab_file,
                              FLAGS.data_dir, FLAGS.calibration_records, FLAGS.output_dir)
@@ -77,7 +85,8 @@ def main(argv):
         model, MobileBertSpanLabeler) else 128)
     tokenizer = None
     if FLAGS.vocab_file:  # the text-in signatures' tokenizer; its vocab goes in the .tflite
-        tokenizer = BertInputTokenizer(FLAGS.vocab_file, seq_length=seq_length)
+        tokenizer = BertInputTokenizer(FLAGS.vocab_file, seq_length=seq_length,
+                                       normalization=FLAGS.text_normalization)
     try:  # the vocab, runtime files' labels and length, before any example is read
         if tokenizer is not None:
             exporter.check_vocab(tokenizer.vocab,
@@ -91,7 +100,7 @@ def main(argv):
     exporter.export(model, FLAGS.output_dir, FLAGS.precisions, seq_length,
                     FLAGS.batch_size, calibration, fidelity_examples, FLAGS.num_threads,
                     FLAGS.fold, tokenizer=tokenizer, runtime_metadata=FLAGS.runtime_metadata,
-                    labels=labels)
+                    labels=labels, dynamic_length=FLAGS.dynamic_length)
 
 
 def _labels() -> list[str] | str | None:
@@ -111,7 +120,8 @@ def _examples(model, seq_length: int):
         dev = get_task(FLAGS.calibration_task).eval_splits[0]
         return tuple(exporter.examples_from_task(
             FLAGS.calibration_task, split, FLAGS.vocab_file, count, FLAGS.batch_size,
-            seq_length, encoder.config.vocab_size, FLAGS.data_dir, FLAGS.use_tfds)
+            seq_length, encoder.config.vocab_size, FLAGS.data_dir, FLAGS.use_tfds,
+            FLAGS.text_normalization)
             for split, count in ((FLAGS.calibration_split, FLAGS.num_calibration),
                                  (dev, FLAGS.num_fidelity)))
     if FLAGS.calibration_records:

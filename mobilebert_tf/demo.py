@@ -73,6 +73,9 @@ class DemoConfig:
     finetune_steps: int = 1000
     finetune_learning_rate: float = 1e-3  # 2e-4 left 440-step students at the majority class
     finetune_eval_every: int = 250
+    # Tokenize as MediaPipe and the Task Library do on the phone (ASCII lower-casing only),
+    # so the exported files predict there what they predict here.
+    text_normalization: str = "device"
     num_calibration: int = 100            # full-int8 calibration examples (GR: 100)
     num_fidelity: int = 16
     full_size_latency: bool = True        # also time full-size MobileBERT and BERT-base
@@ -102,7 +105,7 @@ FIELD_STAGES = {
     "teacher_learning_rate": "teacher", "teacher_warmup_steps": "teacher",
     "transfer_steps": "student", "pd_steps": "student", "distill_learning_rate": "student",
     "finetune_steps": "finetune", "finetune_learning_rate": "finetune",
-    "finetune_eval_every": "finetune",
+    "finetune_eval_every": "finetune", "text_normalization": "finetune",
     "num_calibration": "export", "num_fidelity": "export",
     "full_size_latency": "latency", "latency_rounds": "latency",
 }
@@ -292,7 +295,8 @@ def finetune_config(out: str, student: str, vocab: dict, config: DemoConfig):
         vocab_file=vocab["file"], seq_length=config.seq_length, batch_size=config.batch_size,
         learning_rate=config.finetune_learning_rate, steps=config.finetune_steps,
         checkpoint_every=config.finetune_steps, log_every=100, progress=True,
-        eval_every=config.finetune_eval_every, max_eval_examples=400, balance_classes=True)
+        eval_every=config.finetune_eval_every, max_eval_examples=400, balance_classes=True,
+        text_normalization=config.text_normalization)
 
 
 def evaluate_pretrainer(preset: str, overrides: dict, checkpoint: str, records: dict,
@@ -341,8 +345,9 @@ def finetune(out: str, student: str, vocab: dict, config: DemoConfig) -> dict:
             "best_step": result.best_step}
 
 
-def _sentiment_inputs(split: str, vocab_file: str, seq_length: int):
-    """(inputs {key: [n, seq]}, labels) of the sentiment split, tokenized as in training."""
+def _sentiment_inputs(split: str, vocab_file: str, config: DemoConfig):
+    """(inputs {key: [n, seq]}, labels, texts) of the sentiment split, tokenized as in
+    training."""
     import numpy as np
 
     from mobilebert_tf.data.sentiment import read_rotten_tomatoes
@@ -350,9 +355,10 @@ def _sentiment_inputs(split: str, vocab_file: str, seq_length: int):
     from mobilebert_tf.finetune.evaluation import tokenize_examples
 
     examples = read_rotten_tomatoes(split)
-    inputs = tokenize_examples(examples, BertInputTokenizer(vocab_file, seq_length=seq_length),
-                               seq_length)
-    return inputs, np.array([e.label for e in examples])
+    tokenizer = BertInputTokenizer(vocab_file, seq_length=config.seq_length,
+                                   normalization=config.text_normalization)
+    inputs = tokenize_examples(examples, tokenizer, config.seq_length)
+    return inputs, np.array([e.label for e in examples]), [e.text_a for e in examples]
 
 
 def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig,
@@ -367,15 +373,17 @@ def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig,
     model = keras.models.load_model(model_path)
     calibration, fidelity = (
         exporter.examples_from_task("sentiment", split, vocab_file, count, 1,
-                                    config.seq_length, model.encoder.config.vocab_size)
+                                    config.seq_length, model.encoder.config.vocab_size,
+                                    normalization=config.text_normalization)
         for split, count in (("train", config.num_calibration),
                              ("validation", config.num_fidelity)))
     with native_logs_to(tf.io.gfile.join(out, "convert.log")):
         results = exporter.export(model, out, seq_length=config.seq_length,
                                   calibration=calibration, fidelity_examples=fidelity,
                                   num_threads=num_threads, labels=sentiment.LABELS,
-                                  tokenizer=BertInputTokenizer(vocab_file,
-                                                               seq_length=config.seq_length))
+                                  tokenizer=BertInputTokenizer(
+                                      vocab_file, seq_length=config.seq_length,
+                                      normalization=config.text_normalization))
     keras.backend.clear_session()
     return {"files": {p: r["path"] for p, r in results.items()},
             "bytes": {p: r["bytes"] for p, r in results.items()}}
@@ -383,27 +391,38 @@ def export_model(out: str, model_path: str, vocab_file: str, config: DemoConfig,
 
 def dev_accuracy(out: str, model_path: str, tflite_files: dict, vocab_file: str,
                  config: DemoConfig, num_threads: int) -> dict:
+    """Dev accuracy of the Keras model and of every `.tflite` (LiteRT on our ids), and of every
+    file in MediaPipe's `TextClassifier` on the raw texts (it tokenizes them itself), with each
+    one's top-1 agreement with the Keras model (the Python pipeline)."""
     import numpy as np
     import tf_keras as keras
 
-    from mobilebert_tf.export import exporter, tflite
+    from mobilebert_tf.data.sentiment import LABELS
+    from mobilebert_tf.export import exporter, runtimes, tflite
 
-    inputs, labels = _sentiment_inputs("validation", vocab_file, config.seq_length)
+    inputs, labels, texts = _sentiment_inputs("validation", vocab_file, config)
     model = keras.models.load_model(model_path)
-    logits = model.predict(inputs, batch_size=128, verbose=0)
-    accuracy = {"keras float32": float(np.mean(np.argmax(logits, -1) == labels))}
-    agreement = {}
+    keras_top1 = np.argmax(model.predict(inputs, batch_size=128, verbose=0), -1)
+    accuracy = {"keras float32": float(np.mean(keras_top1 == labels))}
+    agreement, mediapipe = {}, {}
     for precision, path in tflite_files.items():
-        outputs = tflite.run_tflite(fileio.read_bytes(path), exporter.batches(inputs, 1),
-                                    num_threads)
+        content = fileio.read_bytes(path)
+        outputs = tflite.run_tflite(content, exporter.batches(inputs, 1), num_threads)
         predicted = np.array([np.argmax(o["probability"][0]) for o in outputs])
         accuracy[precision] = float(np.mean(predicted == labels))
-        agreement[precision] = float(np.mean(predicted == np.argmax(logits, -1)))
+        agreement[precision] = float(np.mean(predicted == keras_top1))
+        on_device = np.argmax(runtimes.mediapipe_probabilities(content, texts, LABELS), -1)
+        mediapipe[precision] = {"accuracy": float(np.mean(on_device == labels)),
+                                "agreement": float(np.mean(on_device == keras_top1)),
+                                "same_as_litert": float(np.mean(on_device == predicted))}
     for name, value in accuracy.items():
         print(f"{name:>14}: dev accuracy {value:.4f}"
-              + (f", agrees with Keras on {agreement[name]:.2%}" if name in agreement else ""))
+              + (f", agrees with Keras on {agreement[name]:.2%}; in MediaPipe from raw text "
+                 f"{mediapipe[name]['accuracy']:.4f}, agrees with Keras on "
+                 f"{mediapipe[name]['agreement']:.2%}" if name in agreement else ""))
     keras.backend.clear_session()
-    return {"examples": int(len(labels)), "accuracy": accuracy, "agreement": agreement}
+    return {"examples": int(len(labels)), "accuracy": accuracy, "agreement": agreement,
+            "mediapipe": mediapipe}
 
 
 def time_latency(out: str, tflite_files: dict, config: DemoConfig, num_threads: int) -> dict:
@@ -508,14 +527,24 @@ def write_summary(out: str, work: Pipeline) -> dict:
              f"Sentiment (Rotten Tomatoes fresh/rotten), dev split of "
              f"{accuracy['examples']} snippets; best balanced-dev accuracy while fine-tuning "
              f"{r['finetune']['best_dev_accuracy']:.4f}.", "",
-             "| model | dev accuracy | agrees with Keras | file MB | size / float32 |",
-             "|---|---|---|---|---|"]
+             "Every `.tflite` is runtime-ready: it loads unchanged in MediaPipe's "
+             "`TextClassifier` and the TFLite Task Library's `BertNLClassifier` (metadata: "
+             "inputs `ids`/`mask`/`segment_ids`, output `probability`, vocab and labels "
+             f"packed), tokenizing text as the device does (`{work.config.text_normalization}`"
+             " normalization, also used to fine-tune); `export/saved_model` takes raw "
+             "strings (`serving_text`).", "",
+             "| model | dev accuracy | agrees with Keras | MediaPipe from raw text: accuracy "
+             "| agrees with Keras | file MB | size / float32 |",
+             "|---|---|---|---|---|---|---|"]
     float_bytes = export["bytes"].get("float32")
     for name, value in accuracy["accuracy"].items():
         size = export["bytes"].get(name)
+        on_device = accuracy.get("mediapipe", {}).get(name)
         lines.append(f"| {name} | {value:.4f} | "
                      + (f"{accuracy['agreement'][name]:.2%}" if name in accuracy["agreement"]
                         else "-") + " | "
+                     + (f"{on_device['accuracy']:.4f} | {on_device['agreement']:.2%}"
+                        if on_device else "- | -") + " | "
                      + (f"{size / 2**20:.2f} | {size / float_bytes:.2f}x" if size else "- | -")
                      + " |")
     lines += ["", f"Latency: LiteRT interpreter, XNNPACK, {latency['num_threads']} threads, "

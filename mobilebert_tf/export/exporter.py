@@ -37,11 +37,12 @@ def examples_from_records(file_pattern: str, count: int, batch_size: int,
 
 def examples_from_task(task_name: str, split: str, vocab_file: str | None, count: int,
                        batch_size: int, seq_length: int, vocab_size: int | None = None,
-                       data_dir: str | None = None,
-                       use_tfds: bool = False) -> list[dict[str, np.ndarray]]:
+                       data_dir: str | None = None, use_tfds: bool = False,
+                       normalization: str = "bert") -> list[dict[str, np.ndarray]]:
     """Up to `count` input dicts of shape `[batch_size, seq_length]` from a fine-tuning task's
     split (`finetune.tasks`: sentiment, GLUE, SQuAD), spread evenly over the split and
-    tokenized as fine-tuning does; SQuAD gives one window per example.
+    tokenized as fine-tuning does (with the text `normalization` the model was fine-tuned
+    with, see `BertInputTokenizer`); SQuAD gives one window per example.
 
     Raises:
         ValueError: the vocab's size is not `vocab_size` (the model's), or the split is empty.
@@ -53,7 +54,8 @@ def examples_from_task(task_name: str, split: str, vocab_file: str | None, count
     from mobilebert_tf.finetune.evaluation import squad_inputs, tokenize_examples
 
     task = tasks.get_task(task_name)
-    tokenizer = BertInputTokenizer(vocab_file, seq_length=seq_length)
+    tokenizer = BertInputTokenizer(vocab_file, seq_length=seq_length,
+                                   normalization=normalization)
     if vocab_size is not None:
         check_vocab(tokenizer.vocab, vocab_size)
     examples = tasks.load_split(task, split, data_dir=data_dir, use_tfds=use_tfds)
@@ -172,7 +174,7 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
            seq_length: int = 128, batch_size: int = 1, calibration: list[dict] | None = None,
            fidelity_examples: list[dict] | None = None, num_threads: int = 2,
            fold: bool = True, log=print, tokenizer=None, runtime_metadata: bool = True,
-           labels: Sequence[str] | str | None = None) -> dict:
+           labels: Sequence[str] | str | None = None, dynamic_length: bool = False) -> dict:
     """Write `saved_model/` and `model_<precision>.tflite` to `output_dir`, check each
     against the Keras model on `fidelity_examples`, and write `fidelity.json`. With `fold`
     the exported graph is `FoldedModel` (norms folded, dense layers merged). With `tokenizer`
@@ -185,6 +187,10 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     `probability` (softmax in the graph; the fidelity check compares probabilities and top-1),
     with the tokenizer's vocab (default BERT uncased) and `labels` (names or a labels file;
     default "0", "1", ...) packed; a span labeler must then be exported at length 384.
+
+    With `dynamic_length` the sequence dimension is -1 (`tflite.save_saved_model`), and the
+    fidelity examples run cut to their real lengths (`tflite.trim_padding`), so the check
+    covers as many lengths as they have.
 
     Raises:
         ValueError: bad precisions, calibration, vocab (not the model's size), labels or
@@ -201,6 +207,12 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     if "int8" in precisions and not calibration:
         raise ValueError("int8 export needs a non-empty calibration set (e.g. 100 real "
                          "examples from --calibration_records).")
+    # TFLite's calibrator sizes the graph once, at the first example's shape. Padded examples
+    # still cover every real length: outputs at real tokens do not depend on padding.
+    if dynamic_length and calibration and len({np.shape(e["input_mask"])
+                                               for e in calibration}) > 1:
+        raise ValueError("Calibrate a dynamic-length export on padded examples of one shape; "
+                         f"got {sorted({np.shape(e['input_mask']) for e in calibration})}.")
     encoder = getattr(model, "encoder", model)
     if tokenizer is not None:
         check_vocab(tokenizer.vocab, encoder.config.vocab_size)
@@ -211,7 +223,7 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     tf.io.gfile.makedirs(output_dir)
     saved_model_dir = tflite.save_saved_model(model, tf.io.gfile.join(output_dir, "saved_model"),
                                               batch_size, seq_length, fold, tokenizer,
-                                              postprocess)
+                                              postprocess, dynamic_length)
     log(f"SavedModel: {saved_model_dir}")
     if tokenizer is not None and model is encoder:
         log("Preprocessing SavedModel: " + text_serving.save_preprocessing(
@@ -219,9 +231,14 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
             encoder.config.max_position))
     if runtime:
         log(f"Runtime-ready .tflite: {runtime.description}")
+    if runtime and dynamic_length:
+        log("Length-adaptive [1, -1] inputs: MediaPipe's TextClassifier resizes them per text; "
+            "the Task Library's BertNLClassifier wants the fixed export.")
     if fidelity_examples is None:
         fidelity_examples = random_examples(8, batch_size, seq_length,
                                             encoder.config.vocab_size)
+    if dynamic_length:
+        fidelity_examples = [tflite.trim_padding(e) for e in fidelity_examples]
     expected = keras_outputs(model, fidelity_examples, postprocess)
     results, failures = {}, []
     for precision in precisions:
@@ -241,6 +258,7 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
                               "outputs": [dataclasses.asdict(r) for r in reports]}
     fileio.write_json(tf.io.gfile.join(output_dir, "fidelity.json"),
                       {"tolerances": {p: fidelity.TOLERANCES[p] for p in precisions},
+                       "lengths": [int(e["input_mask"].shape[1]) for e in fidelity_examples],
                        "results": results})
     if failures:
         raise fidelity.FidelityError(" | ".join(failures))

@@ -37,16 +37,21 @@ class OutputReport:
 
 
 def compare(expected: list[dict], actual: list[dict]) -> list[OutputReport]:
-    """Compare per-example output dicts of the Keras model (`expected`) and a `.tflite` one."""
+    """Compare per-example output dicts of the Keras model (`expected`) and a `.tflite` one.
+    Examples may differ in shape (an adaptive-length file run at each one's real length);
+    the two sides of one example may not."""
     if len(expected) != len(actual) or not expected:
         raise ValueError(f"Need the same, non-zero number of examples; got {len(expected)} "
                          f"and {len(actual)}.")
     reports = []
     for name in sorted(expected[0]):
-        want = np.stack([np.asarray(e[name], np.float64) for e in expected])
-        got = np.stack([np.asarray(a[name], np.float64) for a in actual])
-        if want.shape != got.shape:
-            raise ValueError(f"Output {name!r}: shapes {want.shape} and {got.shape} differ.")
+        pairs = [(np.asarray(e[name], np.float64), np.asarray(a[name], np.float64))
+                 for e, a in zip(expected, actual)]
+        for want, got in pairs:
+            if want.shape != got.shape:
+                raise ValueError(f"Output {name!r}: shapes {want.shape} and {got.shape} "
+                                 "differ.")
+        want, got = (np.concatenate([p[i].ravel() for p in pairs]) for i in (0, 1))
         diff = np.abs(got - want)
         norms = np.linalg.norm(want) * np.linalg.norm(got)
         report = OutputReport(
@@ -55,15 +60,21 @@ def compare(expected: list[dict], actual: list[dict]) -> list[OutputReport]:
             cosine=float(np.sum(want * got) / norms) if norms > 0 else float(
                 np.array_equal(want, got)))
         if name in LOGIT_OUTPUTS:
-            want2, got2 = want.reshape(-1, want.shape[-1]), got.reshape(-1, got.shape[-1])
-            report.argmax_agreement = float(np.mean(want2.argmax(-1) == got2.argmax(-1)))
-            k = min(5, want2.shape[-1])
-            top_want = np.argsort(-want2, axis=-1)[:, :k]
-            top_got = np.argsort(-got2, axis=-1)[:, :k]
-            report.top5_agreement = float(np.mean(
-                [len(set(a) & set(b)) / k for a, b in zip(top_want, top_got)]))
+            report.argmax_agreement, report.top5_agreement = _top_agreement(pairs)
         reports.append(report)
     return reports
+
+
+def _top_agreement(pairs) -> tuple[float, float]:
+    """Argmax and top-5 agreement over the rows (last axis) of every example's outputs."""
+    argmax, top5 = [], []
+    for want, got in pairs:
+        want, got = want.reshape(-1, want.shape[-1]), got.reshape(-1, got.shape[-1])
+        argmax.append(want.argmax(-1) == got.argmax(-1))
+        k = min(5, want.shape[-1])
+        top5 += [len(set(a) & set(b)) / k for a, b in zip(np.argsort(-want, axis=-1)[:, :k],
+                                                           np.argsort(-got, axis=-1)[:, :k])]
+    return float(np.mean(np.concatenate(argmax))), float(np.mean(top5))
 
 
 def check(reports: list[OutputReport], precision: str) -> None:

@@ -124,8 +124,10 @@ class FoldedModel(tf.Module):
                 emb["scale"], scale = self._constant("embeddings/scale", scale), None
         else:
             emb["layer_norm"] = self._layer_norm("embeddings/norm", embedding.norm_layer)
-        emb["positions"] = self._constant("embeddings/positions", positions)
-        emb["types"] = self._constant("embeddings/types", types)
+        # One table of every (position, type) sum, read by one GATHER (see `_position_types`).
+        emb["type_vocab_size"] = len(types)
+        emb["position_types"] = self._constant("embeddings/position_types", (
+            positions[:, None] + types[None]).reshape(-1, positions.shape[-1]))
         emb["projection"] = projection and self._affine("embeddings/projection", projection)
 
         for block in encoder.blocks:
@@ -246,7 +248,9 @@ class FoldedModel(tf.Module):
     def __call__(self, inputs):
         ids, mask, types = (inputs[k] for k in ("input_word_ids", "input_mask",
                                                  "input_type_ids"))
-        batch, seq = ids.shape
+        # The batch is fixed; the length may be dynamic (None, a `[batch, -1]` signature):
+        # every reshape names all dimensions but the tokens', so it follows the length.
+        batch = ids.shape[0]
         emb = self._recipe["embedding"]
         float_mask = tf.cast(mask, tf.float32)
         words = tf.gather(self._weights[emb["words"]], ids)
@@ -254,38 +258,50 @@ class FoldedModel(tf.Module):
             words *= float_mask[:, :, None]
             words = tf.concat([tf.pad(words[:, 1:], [[0, 0], [0, 1], [0, 0]]), words,
                                tf.pad(words[:, :-1], [[0, 0], [1, 0], [0, 0]])], axis=-1)
-        x = tf.reshape(words, [batch * seq, -1])
+        x = tf.reshape(words, [-1, words.shape[-1]])
         if emb["projection"]:
             x = self._dense(x, emb["projection"])
-        x += tf.reshape(self._weights[emb["positions"]][None, :seq]
-                        + tf.gather(self._weights[emb["types"]], types), [batch * seq, -1])
+        x += tf.reshape(self._position_types(types), [-1, x.shape[-1]])
         x = self._norm(x, emb.get("layer_norm"))
         if emb["scale"] is not None:
             x = x * self._weights[emb["scale"]]
-        mask_adder = tf.multiply(tf.subtract(1.0, float_mask[:, None, None, :],
+        mask_adder = tf.multiply(tf.subtract(1.0, tf.reshape(float_mask, [batch, 1, 1, -1]),
                                              name="mask_bias"), MASK_LOGIT, name="mask_bias")
         for step in self._recipe["blocks"]:
-            x = self._block(x, step, mask_adder, batch, seq)
+            x = self._block(x, step, mask_adder, batch)
         if self._recipe["final_scale"] is not None:
             x = x * self._weights[self._recipe["final_scale"]]
-        sequence = tf.reshape(x, [batch, seq, -1])
+        sequence = tf.reshape(x, [batch, -1, x.shape[-1]])
         first = tf.reshape(sequence[:, :1], [batch, -1])  # no shrink_axis: int8 XNNPACK takes it
         pooled = tf.tanh(self._dense(first, self._recipe["pooler"])) if self._recipe[
             "pooler"] else first
         if self._head_kind == "logits":
             return {"logits": self._dense(pooled, self._recipe["head"])}
         if self._head_kind == "span":
-            logits = tf.reshape(self._dense(x, self._recipe["head"]), [batch, seq, 2])
+            logits = tf.reshape(self._dense(x, self._recipe["head"]), [batch, -1, 2])
             return {"start_logits": logits[:, :, 0], "end_logits": logits[:, :, 1]}
         return {"sequence_output": sequence, "pooled_output": pooled}
 
-    def _heads(self, x, batch, seq, heads, size, num=None):
+    def _position_types(self, types):
+        """Position plus token-type embeddings of every token, one GATHER at `position *
+        type_vocab_size + type`, positions counted by a CUMSUM. TFLite then knows every shape
+        before running at a dynamic length too (a slice to a computed length made every later
+        op's shape dynamic, re-planned on each call), and the quantized tensor is the same in
+        fixed and adaptive files (a constant-folded slice got another int8 scale). Position-
+        major, so a text longer than `max_position` fails (GATHER out of range) instead of
+        reading another type's rows."""
+        emb = self._recipe["embedding"]
+        positions = tf.cumsum(tf.ones_like(types), axis=1, exclusive=True)
+        return tf.gather(self._weights[emb["position_types"]],
+                         positions * emb["type_vocab_size"] + types)
+
+    def _heads(self, x, batch, heads, size, num=None):
         """`[batch * seq, heads * size]` -> `[batch, heads, seq, size]`; with `num`, `x` holds
         `num` such tensors side by side and a list of them is returned."""
-        x = tf.transpose(tf.reshape(x, [batch, seq, (num or 1) * heads, size]), [0, 2, 1, 3])
+        x = tf.transpose(tf.reshape(x, [batch, -1, (num or 1) * heads, size]), [0, 2, 1, 3])
         return x if num is None else tf.split(x, num, axis=1)
 
-    def _block(self, x, step, mask_adder, batch, seq):
+    def _block(self, x, step, mask_adder, batch):
         heads, size = step["heads"], step["head_size"]
         parts = {}
         # Every reader is intra_size wide: an even SPLIT (XNNPACK takes it; not SPLIT_V).
@@ -295,16 +311,16 @@ class FoldedModel(tf.Module):
         block_input = parts.get("bottleneck", x)
         # Q, K (and V) from one matmul go into head-major layout with one TRANSPOSE.
         if step["qkv_source"] == "block_input":
-            query, key, value = (self._heads(parts[n], batch, seq, heads, size)
+            query, key, value = (self._heads(parts[n], batch, heads, size)
                                  for n in ("query", "key", "value"))
         elif step["qkv_source"] == "shared_bottleneck":
             query, key = self._heads(self._dense(parts["shared"], step["inner_dense"]), batch,
-                                     seq, heads, size, num=2)
-            value = self._heads(parts["value"], batch, seq, heads, size)
+                                     heads, size, num=2)
+            value = self._heads(parts["value"], batch, heads, size)
         else:
             query, key, value = self._heads(self._dense(block_input, step["inner_dense"]),
-                                            batch, seq, heads, size, num=3)
-        context = self._attention(query, key, value, mask_adder, batch, seq)
+                                            batch, heads, size, num=3)
+        context = self._attention(query, key, value, mask_adder)
         hidden = self._residual_op(context, block_input, step["attention_output"],
                                    step["attention_norm"], step["attention_scale"])
         for ffn in step["ffns"]:
@@ -314,14 +330,14 @@ class FoldedModel(tf.Module):
         return self._residual_op(hidden, x, step["bottleneck_output"], step["output_norm"],
                                  step["output_scale"])
 
-    def _attention(self, query, key, value, mask_adder, batch, seq):
+    def _attention(self, query, key, value, mask_adder):
         """Scaled dot-product attention (the scale is in `query`) of `[batch, heads, seq,
         size]` tensors; returns `[batch * seq, heads * size]`. In full int8 both matmuls are
         int8 and the mask ADD and softmax float (`tflite.FLOAT_OPS_IN_INT8`)."""
         logits = tf.matmul(query, key, transpose_b=True)
         probs = tf.nn.softmax(tf.add(logits, mask_adder, name="masked_logits"), axis=-1)
         context = tf.transpose(tf.matmul(probs, value), [0, 2, 1, 3])
-        return tf.reshape(context, [batch * seq, -1])
+        return tf.reshape(context, [-1, query.shape[1] * value.shape[-1]])
 
     def _ffn(self, hidden, ffn):
         activation = keras.activations.get(ffn["activation"])

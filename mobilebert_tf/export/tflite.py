@@ -1,7 +1,9 @@
 """SavedModel and `.tflite` export of an encoder or task model, in four precisions.
 
 The exported signature is TF-Hub BERT's: `input_word_ids`, `input_mask`, `input_type_ids`,
-int32 `[batch_size, seq_length]` (fixed, `[1, seq_length]` by default, as phones run it).
+int32 `[batch_size, seq_length]` (fixed, `[1, seq_length]` by default, as phones run it), or
+with `dynamic_length` `[batch_size, -1]`: the runtime resizes the inputs to each example's real
+length (up to `seq_length`), so short texts cost less (see `trim_padding`).
 Outputs depend on the model: an encoder gives `sequence_output` and `pooled_output`, a
 classifier `logits`, a span labeler `start_logits` and `end_logits`.
 """
@@ -56,7 +58,8 @@ def folded_model(model: keras.Model) -> FoldedModel:
                     f"MobileBertSpanLabeler, got {type(model).__name__}.")
 
 
-def _signature(model: keras.Model, batch_size: int, seq_length: int) -> dict:
+def _signature(model: keras.Model, batch_size: int, seq_length: int,
+               dynamic_length: bool = False) -> dict:
     encoder = model if isinstance(model, MobileBertEncoder) else model.encoder
     max_position = encoder.config.max_position
     if not 0 < seq_length <= max_position:
@@ -64,19 +67,25 @@ def _signature(model: keras.Model, batch_size: int, seq_length: int) -> dict:
                          "position table (max_position).")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}.")
-    return {key: tf.TensorSpec([batch_size, seq_length], tf.int32, name=key)
-            for key in INPUT_KEYS}
+    shape = [batch_size, None if dynamic_length else seq_length]
+    return {key: tf.TensorSpec(shape, tf.int32, name=key) for key in INPUT_KEYS}
 
 
 def save_saved_model(model: keras.Model, export_dir: str, batch_size: int = 1,
                      seq_length: int = 128, fold: bool = True, tokenizer=None,
-                     postprocess: Callable[[dict], dict] | None = None) -> str:
-    """Write a SavedModel whose `serving_default` has the fixed TF-Hub BERT signature: of the
+                     postprocess: Callable[[dict], dict] | None = None,
+                     dynamic_length: bool = False) -> str:
+    """Write a SavedModel whose `serving_default` has the TF-Hub BERT signature: of the
     folded graph (`FoldedModel`) with `fold`, else of the Keras model as it trains. With
     `tokenizer` (a `BertInputTokenizer` of the model's vocab) a task model also gets the
     text-in signatures of `text_serving`. `postprocess` maps `serving_default`'s output dict
-    inside the graph (e.g. logits to probabilities; the text-in signatures read logits)."""
-    spec = _signature(model, batch_size, seq_length)
+    inside the graph (e.g. logits to probabilities; the text-in signatures read logits). The
+    sequence dimension is `seq_length`, or with `dynamic_length` -1 (any length up to the
+    model's `max_position`; `seq_length` is still checked against it)."""
+    if dynamic_length and not fold:
+        raise ValueError("dynamic_length needs the folded graph (fold=True): the Keras graph "
+                         "is not checked at dynamic lengths.")
+    spec = _signature(model, batch_size, seq_length, dynamic_length)
     module = tf.Module()
     module.graph = folded_model(model) if fold else model  # tracks the variables to save
 
@@ -227,3 +236,10 @@ def run_tflite(model_content: bytes, examples: Iterable[dict], num_threads: int 
                          num_threads=num_threads).get_signature_runner("serving_default")
     return [runner(**{k: np.asarray(v, np.int32) for k, v in example.items()})
             for example in examples]
+
+
+def trim_padding(example: dict) -> dict:
+    """An input dict cut to its real length (the longest row's mask), as an adaptive-length
+    (`dynamic_length`) file is run: its outputs at real tokens equal the padded input's."""
+    length = max(int(np.asarray(example["input_mask"]).sum(axis=-1).max()), 1)
+    return {key: np.asarray(value)[:, :length] for key, value in example.items()}

@@ -35,6 +35,8 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
     for precision in PRECISIONS:
         assert os.path.exists(results["export"]["files"][precision])
         assert 0.0 <= results["accuracy"]["accuracy"][precision] <= 1.0
+        on_device = results["accuracy"]["mediapipe"][precision]  # MediaPipe, from raw text
+        assert 0.0 <= on_device["accuracy"] <= 1.0 and on_device["same_as_litert"] == 1.0
     assert results["export"]["bytes"]["int8"] < 0.5 * results["export"]["bytes"]["float32"]
     timed = {l["name"] for l in results["latency"]["latencies"]}
     assert timed == {f"demo student {p}" for p in PRECISIONS}
