@@ -28,7 +28,7 @@ PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 # int8 SOFTMAX, and a quantized mask (-1e4) would force a scale so coarse that every real logit
 # rounds to the same code (MOBILEBERT.md s. 6). Attention's two BATCH_MATMULs are int8: XNNPACK
 # takes an int8 BATCH_MATMUL only when its right-hand operand has zero point 0, which
-# `_symmetric_matmul_operands` arranges. So the whole graph is one XNNPACK partition.
+# `_make_symmetric` arranges. So the whole graph is one XNNPACK partition.
 FLOAT_OPS_IN_INT8 = ("SOFTMAX",)
 
 
@@ -185,7 +185,8 @@ def _measure_ranges(model, calibrated: bytes, samples: list[dict], indices: list
     apparently it logs an op's inputs after the op, and this ADD runs in place."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    ranges = {i: q for i, q in _calibrated_ranges(model).items() if i in set(indices)}
+    wanted = set(indices)
+    ranges = {i: q for i, q in _calibrated_ranges(model).items() if i in wanted}
     interpreter = Interpreter(
         model_content=calibrated, experimental_preserve_all_tensors=True,
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
