@@ -332,7 +332,8 @@ class FoldedModel(tf.Module):
 
     def _attention(self, query, key, value, mask_adder):
         """Scaled dot-product attention (the scale is in `query`) of `[batch, heads, seq,
-        size]` tensors; returns `[batch * seq, heads * size]`."""
+        size]` tensors; returns `[batch * seq, heads * size]`. In full int8 both matmuls are
+        int8 and the mask ADD and softmax float (`tflite.FLOAT_OPS_IN_INT8`)."""
         logits = tf.matmul(query, key, transpose_b=True)
         probs = tf.nn.softmax(tf.add(logits, mask_adder, name="masked_logits"), axis=-1)
         context = tf.transpose(tf.matmul(probs, value), [0, 2, 1, 3])

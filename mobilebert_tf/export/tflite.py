@@ -24,12 +24,12 @@ from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 
 PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 
-# Full-integer int8 keeps attention in float: XNNPACK delegates no int8 BATCH_MATMUL whose
-# right-hand zero point is not 0, nor int8 SOFTMAX, so quantizing them split the reference's
-# graph into 49 delegate partitions; and the additive mask (-1e4) would force a calibrated
-# int8 scale so coarse that every real logit rounds to the same code (MOBILEBERT.md s. 6).
-# The dense layers, which hold >95% of the FLOPs, stay int8.
-FLOAT_OPS_IN_INT8 = ("BATCH_MATMUL", "SOFTMAX")
+# Full-integer int8 keeps each SOFTMAX and the additive mask in float: XNNPACK delegates no
+# int8 SOFTMAX, and a quantized mask (-1e4) would force a scale so coarse that every real logit
+# rounds to the same code (MOBILEBERT.md s. 6). Attention's two BATCH_MATMULs are int8: XNNPACK
+# takes an int8 BATCH_MATMUL only when its right-hand operand has zero point 0, which
+# `_make_symmetric` arranges. So the whole graph is one XNNPACK partition.
+FLOAT_OPS_IN_INT8 = ("SOFTMAX",)
 
 
 def serving_outputs(model: keras.Model, inputs: dict, training: bool = False) -> dict:
@@ -113,7 +113,7 @@ def convert(saved_model_dir: str, precision: str,
         saved_model_dir: The SavedModel.
         precision: One of `PRECISIONS`: float32; float16 weights; dynamic_int8 (int8 weights,
             activations quantized on the fly); int8 (weights and activations, calibrated on
-            `calibration`; attention matmuls and softmax stay float, see `FLOAT_OPS_IN_INT8`).
+            `calibration`; softmax and the attention mask stay float, see `FLOAT_OPS_IN_INT8`).
         calibration: For int8: a callable returning an iterable of input dicts (numpy arrays
             of the signature's shape), e.g. 100 real examples.
     """
@@ -135,33 +135,97 @@ def convert(saved_model_dir: str, precision: str,
             raise ValueError("The int8 calibration set is empty: give at least one example.")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: iter(samples)
-        return _convert_int8(converter)
+        return _convert_int8(converter, samples)
     return converter.convert()
 
 
-def _convert_int8(converter: tf.lite.TFLiteConverter) -> bytes:
-    """Full-integer conversion with `FLOAT_OPS_IN_INT8`, the additive mask, and the logit
-    scale and mask ADD before each softmax, left in float. The last three are found by name in
-    a first, fully quantized conversion (the converter's node names follow our layer names)."""
-    from ai_edge_litert.interpreter import Interpreter
+def _convert_int8(converter: tf.lite.TFLiteConverter, samples: list[dict],
+                  float_ops: Iterable[str] = FLOAT_OPS_IN_INT8) -> bytes:
+    """Full-integer conversion with `float_ops`, the additive mask, and the logit scale and
+    mask ADD before each softmax left in float (the last three found by name: the converter's
+    tensor names follow our layer names). Between calibration and quantization, attention's
+    matmuls get their outputs' ranges measured and their right-hand operands made symmetric."""
+    from tensorflow.lite.python import convert as lite_convert  # as QuantizationDebugger does
+    from tensorflow.lite.tools import flatbuffer_utils
 
-    interpreter = Interpreter(model_content=converter.convert())
-    denylisted_nodes = []
-    for op in interpreter._get_ops_details():
-        name = interpreter._get_tensor_details(op["outputs"][0], 0)["name"]
-        if op["op_name"] in ("ADD", "SUB", "MUL") and _ATTENTION_LOGIT_OP.search(name):
-            denylisted_nodes.append(name)
-    options = tf.lite.experimental.QuantizationDebugOptions(
-        denylisted_ops=list(FLOAT_OPS_IN_INT8), denylisted_nodes=denylisted_nodes)
-    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter,
-                                                         debug_options=options)
-    return debugger.get_nondebug_quantized_model()
+    converter._experimental_calibrate_only = True  # a float model with calibrated ranges
+    calibrated = converter.convert()
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
+    matmuls = [op for op in model.subgraphs[0].operators
+               if flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) == "BATCH_MATMUL"]
+    _measure_ranges(model, calibrated, samples, [op.outputs[0] for op in matmuls])
+    _make_symmetric(model, [op.inputs[1] for op in matmuls])
+    float_nodes = [t.name.decode() for t in model.subgraphs[0].tensors
+                   if _ATTENTION_LOGIT_OP.search(t.name.decode())]
+    return lite_convert.mlir_quantize(
+        bytes(flatbuffer_utils.convert_object_to_bytearray(model)),
+        denylisted_ops=list(float_ops), denylisted_nodes=float_nodes)
 
 
 # The logit scale and mask ops, named so in `MultiHeadSelfAttention.call` and `FoldedModel`,
 # and the additive mask itself (`mask_bias`): quantized, its output range [-1e4, 0] gets the
 # scale of the MUL after it, so `1 - mask` rounds to 0 and padding is attended to.
 _ATTENTION_LOGIT_OP = re.compile(r"((scaled|masked)_logits|mask_bias)(_\d+)?$")
+# Ops whose int8 output shares its input's scale and zero point (the data input's index).
+_SAME_SCALE_OPS = {"RESHAPE": 0, "TRANSPOSE": 0, "SPLIT": 1, "SPLIT_V": 0, "SQUEEZE": 0,
+                   "EXPAND_DIMS": 0}
+
+
+def _calibrated_ranges(model) -> dict[int, object]:
+    """Tensor index -> the quantization field (one min and max) the calibrator filled."""
+    return {i: t.quantization for i, t in enumerate(model.subgraphs[0].tensors)
+            if t.quantization is not None and t.quantization.min is not None
+            and len(t.quantization.min) == 1}
+
+
+def _measure_ranges(model, calibrated: bytes, samples: list[dict], indices: list[int]) -> None:
+    """Set the ranges of the tensors at `indices` to the min and max the float model computes
+    on `samples`. The calibrator's can be far off: on a tiny encoder it gave the logits before
+    the mask ADD [-1e4, 2e-4] (int8 step 39: every logit 0), not the [-8e-5, 2e-4] they span;
+    apparently it logs an op's inputs after the op, and this ADD runs in place."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    wanted = set(indices)
+    ranges = {i: q for i, q in _calibrated_ranges(model).items() if i in wanted}
+    interpreter = Interpreter(
+        model_content=calibrated, experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    runner = interpreter.get_signature_runner()
+    for n, sample in enumerate(samples):
+        runner(**{k: np.asarray(v, np.int32) for k, v in sample.items()})
+        for i, q in ranges.items():
+            value = interpreter.get_tensor(i)
+            q.min[0] = value.min() if n == 0 else min(q.min[0], value.min())
+            q.max[0] = value.max() if n == 0 else max(q.max[0], value.max())
+
+
+def _make_symmetric(model, indices: list[int]) -> None:
+    """Give the tensors at `indices`, and every tensor that must share an int8 scale with one
+    (linked by `_SAME_SCALE_OPS`), the range [-a, a * 127 / 128], `a` the largest magnitude in
+    its group: the converter then quantizes them with zero point exactly 0 (-128 - min / scale
+    = 0; [-a, a] would give -0.5, rounded to -1), as XNNPACK's int8 BATCH_MATMUL needs of its
+    right-hand operand."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    graph = model.subgraphs[0]
+    group = list(range(len(graph.tensors)))  # union-find over tensors sharing one scale
+
+    def root(i):
+        while group[i] != i:
+            group[i] = i = group[group[i]]
+        return i
+
+    for op in graph.operators:
+        data_input = _SAME_SCALE_OPS.get(flatbuffer_utils.opcode_to_name(model, op.opcodeIndex))
+        if data_input is not None:
+            for output in op.outputs:
+                group[root(output)] = root(op.inputs[data_input])
+    ranges = _calibrated_ranges(model)
+    for operand_root in {root(i) for i in indices}:
+        shared = [q for i, q in ranges.items() if root(i) == operand_root]
+        bound = max(max(-q.min[0], q.max[0]) for q in shared)
+        for q in shared:
+            q.min[0], q.max[0] = -bound, bound * 127 / 128
 
 
 def run_tflite(model_content: bytes, examples: Iterable[dict], num_threads: int = 2,

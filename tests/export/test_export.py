@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras as keras
 from ai_edge_litert.interpreter import Interpreter
 
 from mobilebert_tf import (INPUT_KEYS, MobileBertClassifier, MobileBertPretrainer,
@@ -48,28 +49,73 @@ def test_encoder_in_all_four_precisions(tmp_path):
     assert set(report["results"]) == set(tflite.PRECISIONS)
 
 
-def _op_dtypes(content, op_names):
+@pytest.fixture(scope="module")
+def int8_files(tmp_path_factory):
+    """{"encoder" | "classifier": (Keras model, full-int8 .tflite bytes)}, tiny, norms random."""
+    files = {}
+    for name in ("encoder", "classifier"):
+        keras.utils.set_random_seed(1234)
+        encoder = _encoder()
+        model = encoder
+        if name == "classifier":
+            model = MobileBertClassifier(encoder, num_classes=2)
+            model(model.example_inputs())
+        randomize_norms(encoder)
+        saved = tflite.save_saved_model(model, str(tmp_path_factory.mktemp(name)), 1, SEQ)
+        files[name] = model, tflite.convert(saved, "int8", lambda: _examples(20))
+    return files
+
+
+def _ops(content, op_name):
+    """[(input tensor details, output tensor details)] of every `op_name` op (no absent
+    optional inputs)."""
     interpreter = Interpreter(model_content=content)
-    return {interpreter._get_tensor_details(op["outputs"][0], 0)["dtype"]
-            for op in interpreter._get_ops_details() if op["op_name"] in op_names}
+    details = lambda indices: [interpreter._get_tensor_details(i, 0) for i in indices if i >= 0]
+    return [(details(op["inputs"]), details(op["outputs"]))
+            for op in interpreter._get_ops_details() if op["op_name"] == op_name]
 
 
-@pytest.mark.parametrize("head", [None, lambda e: MobileBertClassifier(e, num_classes=2)],
-                         ids=["encoder", "classifier"])
-def test_int8_keeps_dense_layers_int8_and_attention_float(head, tmp_path):
-    encoder = _encoder()
-    model = encoder
-    if head is not None:
-        model = head(encoder)
-        model(model.example_inputs())
-    randomize_norms(encoder)
-    saved = tflite.save_saved_model(model, str(tmp_path / "sm"), 1, SEQ)
-    content = tflite.convert(saved, "int8", lambda: _examples(8))
-    assert _op_dtypes(content, {"FULLY_CONNECTED"}) == {np.int8}
-    assert _op_dtypes(content, {"BATCH_MATMUL", "SOFTMAX"}) == {np.float32}
+@pytest.mark.parametrize("name", ["encoder", "classifier"])
+def test_int8_attention_matmuls_are_int8_in_one_partition(int8_files, name):
+    """XNNPACK takes an int8 BATCH_MATMUL only if its right-hand operand's zero point is 0;
+    softmax (not delegated in int8) stays float."""
+    content = int8_files[name][1]
+    assert {o[0]["dtype"] for _, o in _ops(content, "FULLY_CONNECTED")} == {np.int8}
+    matmuls = _ops(content, "BATCH_MATMUL")
+    assert len(matmuls) == 2 * 2  # two per layer
+    for inputs, outputs in matmuls:
+        assert [t["dtype"] for t in inputs + outputs] == [np.int8] * 3
+        assert inputs[1]["quantization"][1] == 0  # (scale, zero point)
+    assert {o[0]["dtype"] for _, o in _ops(content, "SOFTMAX")} == {np.float32}
     interpreter = Interpreter(model_content=content, num_threads=2)
     interpreter.allocate_tensors()
     assert benchmark.delegate_partitions(interpreter) == 1  # all of it in one XNNPACK graph
+
+
+@pytest.mark.parametrize("name", ["encoder", "classifier"])
+def test_int8_fidelity(int8_files, name):
+    model, content = int8_files[name]
+    examples = _examples(6, seed=3)
+    reports = fidelity.compare(exporter.keras_outputs(model, examples),
+                               tflite.run_tflite(content, examples))
+    fidelity.check(reports, "int8")
+
+
+def test_int8_attention_ignores_padding(int8_files):
+    """Full int8 keeps the additive mask float: quantized, `1 - mask` rounds to 0 and every
+    padded key is attended to. Padding that differs only in its type ids must then leave the
+    real tokens' outputs untouched."""
+    content = int8_files["encoder"][1]
+    interpreter = Interpreter(model_content=content)
+    mask_ops = [op for op in interpreter._get_ops_details()
+                if "mask_bias" in interpreter._get_tensor_details(op["outputs"][0], 0)["name"]]
+    assert mask_ops and all(interpreter._get_tensor_details(op["outputs"][0], 0)["dtype"]
+                            == np.float32 for op in mask_ops)
+    short = {k: v.numpy() for k, v in encoder_inputs(1, 6, 500, seed=5).items()}
+    padded = {k: np.pad(v, [[0, 0], [0, SEQ - 6]]) for k, v in short.items()}
+    other = dict(padded, input_type_ids=padded["input_type_ids"] + (1 - padded["input_mask"]))
+    a, b = (out["sequence_output"][:, :6] for out in tflite.run_tflite(content, [padded, other]))
+    np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("make, outputs", [
@@ -122,27 +168,6 @@ def test_tflite_outputs_do_not_depend_on_padding(tmp_path):
         outputs.append(tflite.run_tflite(tflite.convert(saved, "float32"), [padded])[0])
     a, b = (o["sequence_output"][:, :10] for o in outputs)
     assert relative_error(a, b) <= 1e-5
-
-
-@pytest.mark.slow
-def test_int8_attention_ignores_padding(tmp_path):
-    """Full int8 keeps the additive mask float: quantized, `1 - mask` rounds to 0 and every
-    padded key is attended to. Padding that differs only in its type ids must then leave the
-    real tokens' outputs untouched."""
-    encoder = _encoder()
-    randomize_norms(encoder)
-    saved = tflite.save_saved_model(encoder, str(tmp_path / "sm"), 1, SEQ)
-    content = tflite.convert(saved, "int8", lambda: _examples(20))
-    interpreter = Interpreter(model_content=content)
-    mask_ops = [op for op in interpreter._get_ops_details()
-                if "mask_bias" in interpreter._get_tensor_details(op["outputs"][0], 0)["name"]]
-    assert mask_ops and all(interpreter._get_tensor_details(op["outputs"][0], 0)["dtype"]
-                            == np.float32 for op in mask_ops)
-    short = {k: v.numpy() for k, v in encoder_inputs(1, 6, 500, seed=5).items()}
-    padded = {k: np.pad(v, [[0, 0], [0, SEQ - 6]]) for k, v in short.items()}
-    other = dict(padded, input_type_ids=padded["input_type_ids"] + (1 - padded["input_mask"]))
-    a, b = (out["sequence_output"][:, :6] for out in tflite.run_tflite(content, [padded, other]))
-    np.testing.assert_array_equal(a, b)
 
 
 def test_examples_from_records(tmp_path):
