@@ -14,13 +14,18 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from mobilebert_tf import demo, fileio
+from mobilebert_tf import fileio
+from mobilebert_tf.data.sentiment import read_rotten_tomatoes
+from mobilebert_tf.data.tokenizer import NORMALIZATIONS, BertInputTokenizer
 from mobilebert_tf.export import benchmark, exporter, fidelity, tflite
+from mobilebert_tf.finetune.evaluation import tokenize_examples
 from float_attention import float_attention_int8  # benchmarks/export/ is on sys.path
 
 flags.DEFINE_string("model", None, "The fine-tuned classifier (.keras).", required=True)
 flags.DEFINE_string("vocab", None, "Its WordPiece vocabulary.", required=True)
 flags.DEFINE_integer("seq_length", 64, "Sequence length (the demo's: 64).")
+flags.DEFINE_enum("text_normalization", "bert", NORMALIZATIONS,
+                  "The text normalization the model was fine-tuned with.")
 flags.DEFINE_integer("num_calibration", 100, "Train examples to calibrate on.")
 flags.DEFINE_integer("num_fidelity", 16, "Dev examples for the fidelity check.")
 flags.DEFINE_string("output", None, "Optional JSON file for the results.")
@@ -52,10 +57,15 @@ def main(argv):
     vocab_size = model.encoder.config.vocab_size
     calibration, fidelity_examples = (
         exporter.examples_from_task("sentiment", split, FLAGS.vocab, count, 1,
-                                    FLAGS.seq_length, vocab_size)
+                                    FLAGS.seq_length, vocab_size,
+                                    normalization=FLAGS.text_normalization)
         for split, count in (("train", FLAGS.num_calibration),
                              ("validation", FLAGS.num_fidelity)))
-    inputs, labels = demo._sentiment_inputs("validation", FLAGS.vocab, FLAGS.seq_length)
+    examples = read_rotten_tomatoes("validation")
+    inputs = tokenize_examples(examples, BertInputTokenizer(
+        FLAGS.vocab, seq_length=FLAGS.seq_length, normalization=FLAGS.text_normalization),
+        FLAGS.seq_length)
+    labels = np.array([e.label for e in examples])
     keras_predictions = np.argmax(model.predict(inputs, batch_size=128, verbose=0), -1)
     results = {"examples": int(len(labels)),
                "keras float32": {"accuracy": float(np.mean(keras_predictions == labels))}}
