@@ -80,5 +80,12 @@ def main(argv):
                     FLAGS.fold)
 
 
+def run_cli():
+    """The `mobilebert-export-tflite` command (`python -m export.export_tflite` in a
+    checkout)."""
+    from mobilebert_tf import cli
+    cli.run(main, __name__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run_cli()

@@ -35,7 +35,7 @@ def test_cli_writes_checkpoint_saved_model_and_report(tmp_path):
     config, source, prefix = _source(tmp_path)
     out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "mobilebert_tf.convert.convert_checkpoint", "--source_format=tf1",
+        [sys.executable, "-m", "mobilebert_tf.cli.convert_checkpoint", "--source_format=tf1",
          f"--source={prefix}", "--preset=mobilebert_mini", f"--output_dir={out}",
          *[f"--config_override={o}" for o in OVERRIDES]],
         capture_output=True, text=True, timeout=300,
