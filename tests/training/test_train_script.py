@@ -203,14 +203,14 @@ def test_two_workers_train_like_one_process_with_two_replicas(teacher_args, mirr
 
 
 def readme_commands(section_start):
-    """The `python -m tpu.train` commands of the README code block after `section_start`."""
+    """The `mobilebert-train` commands of the README code block after `section_start`."""
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(os.path.join(repo, "README.md"), encoding="utf-8") as f:
         text = f.read()
     block = re.search(r"```bash\n(.*?)```", text[text.index(section_start):], re.S).group(1)
     joined = block.replace("\\\n", " ")
-    return [line.split("python -m tpu.train", 1)[1] for line in joined.splitlines()
-            if "python -m tpu.train" in line]
+    return [line.split("mobilebert-train", 1)[1] for line in joined.splitlines()
+            if "mobilebert-train" in line]
 
 
 @pytest.mark.slow
