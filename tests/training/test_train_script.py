@@ -148,7 +148,7 @@ def _error_of(train_runner, args):
 def test_bad_inputs_are_usage_errors_before_any_step(train_runner, distill_args, tmp_path,
                                                      monkeypatch):
     args = [*distill_args, "--model_dir", str(tmp_path / "bad")]
-    # Refused before TensorFlow starts: a flag of another mode, a cluster without TF_CONFIG.
+    # Refused from the flags alone: a flag of another mode, a cluster without TF_CONFIG.
     assert "--mode distill takes no --task (a flag of another mode)" in _error_of(
         train_runner, [*args, "--task", "mrpc"])
     monkeypatch.delenv("TF_CONFIG", raising=False)
