@@ -16,6 +16,17 @@ INSTALL_REQUIRES = [
     "scipy>=1.10",  # GLUE correlation metrics
     "tqdm>=4",
     "matplotlib>=3.8",
+    "safetensors==0.8.0",  # Hugging Face checkpoints (numpy API; BF16 through ml_dtypes)
+]
+
+# Installed commands; in a checkout, `python -m tpu.train`, `python -m export.export_tflite` and
+# `python -m export.benchmark_tflite` run the same code.
+CONSOLE_SCRIPTS = [
+    "mobilebert-train = mobilebert_tf.cli.train:run_cli",
+    "mobilebert-export-tflite = mobilebert_tf.cli.export_tflite:run_cli",
+    "mobilebert-benchmark-tflite = mobilebert_tf.cli.benchmark_tflite:run_cli",
+    "mobilebert-convert-checkpoint = mobilebert_tf.cli.convert_checkpoint:run_cli",
+    "mobilebert-demo = mobilebert_tf.cli.demo:run_cli",
 ]
 
 setuptools.setup(
@@ -23,10 +34,11 @@ setuptools.setup(
     version="0.1.0",
     description="MobileBERT in TensorFlow/Keras: IB-BERT teacher, progressive knowledge "
     "transfer, fine-tuning and quantized TFLite export.",
-    packages=setuptools.find_packages(include=["mobilebert_tf", "mobilebert_tf.*", "tpu", "tpu.*",
-                                                 "export", "export.*", "experiments",
-                                                 "experiments.*"]),
+    # Only our own package: the checkout's tpu/, export/ and experiments/ are scripts, not
+    # top-level packages to put into site-packages.
+    packages=setuptools.find_packages(include=["mobilebert_tf", "mobilebert_tf.*"]),
     python_requires=">=3.11,<3.12",
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": ["pytest>=8"]},
+    entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )

@@ -148,5 +148,12 @@ def main(argv):
     benchmark.plot(latencies, tf.io.gfile.join(output_dir, "latency.png"))
 
 
+def run_cli():
+    """The `mobilebert-benchmark-tflite` command (`python -m export.benchmark_tflite` in a
+    checkout)."""
+    from mobilebert_tf import cli
+    cli.run(main, __name__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run_cli()

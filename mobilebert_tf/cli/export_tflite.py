@@ -133,5 +133,12 @@ def _examples(model, seq_length: int):
     return None, None
 
 
+def run_cli():
+    """The `mobilebert-export-tflite` command (`python -m export.export_tflite` in a
+    checkout)."""
+    from mobilebert_tf import cli
+    cli.run(main, __name__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run_cli()

@@ -7,16 +7,17 @@ fine-tuning, the task's: mobilebert_tf/finetune/tasks.py); a flag of another mod
 error. `--batch_size` is the global batch, split across replicas; every path may be a bucket
 URL (gs://...).
 
-Smoke run on CPU (tiny shapes; the paper's recipe is in the README):
+Installed as `mobilebert-train`; from a checkout, `python -m tpu.train` is the same. Smoke
+run on CPU (tiny shapes; the paper's recipe is in the README):
 
-  python -m tpu.train --mode teacher --preset ib_bert_mini --overrides num_layers=2 \
+  mobilebert-train --mode teacher --preset ib_bert_mini --overrides num_layers=2 \
       --train_files 'records/*.tfrecord' --seq_length 128 --max_predictions 20 \
       --batch_size 8 --steps 100 --model_dir /tmp/teacher
-  python -m tpu.train --mode distill --teacher_preset ib_bert_mini \
+  mobilebert-train --mode distill --teacher_preset ib_bert_mini \
       --preset mobilebert_mini --overrides num_layers=2 --teacher_checkpoint /tmp/teacher \
       --distill_strategy pkt --transfer_steps 50 --pd_steps 100 \
       --train_files 'records/*.tfrecord' --batch_size 8 --model_dir /tmp/student
-  python -m tpu.train --mode finetune --task sentiment --preset mobilebert_mini \
+  mobilebert-train --mode finetune --task sentiment --preset mobilebert_mini \
       --overrides num_layers=2 --init_checkpoint /tmp/student --model_dir /tmp/sentiment
 
 Cloud TPU: add `--strategy tpu --tpu <name or grpc://address> --mixed_precision
@@ -27,13 +28,11 @@ each with its TF_CONFIG.
 from __future__ import annotations
 
 import os
-import sys
 from contextlib import nullcontext
 
 from absl import app, flags
 
-if not __package__:  # run as a script (python tpu/train.py): make the repo importable
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from mobilebert_tf import cli
 
 MODES = ("teacher", "distill", "finetune")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
@@ -152,7 +151,7 @@ REQUIRED = {"teacher": ("train_files",), "distill": ("train_files", "teacher_che
 
 
 def check_flags() -> None:
-    """Usage errors that need no TensorFlow: flags of another mode, missing flags."""
+    """Usage errors that need no model or data: flags of another mode, missing flags."""
     ours = {name for names in MODE_FLAGS.values() for name in names}
     foreign = sorted(name for name in ours - set(MODE_FLAGS[FLAGS.mode]) if FLAGS[name].present)
     if foreign:
@@ -222,7 +221,8 @@ def main(argv):
 
 
 def run_cli():
-    app.run(main)
+    """The `mobilebert-train` command."""
+    cli.run(main, __name__)
 
 
 if __name__ == "__main__":

@@ -8,5 +8,6 @@
 - `architecture`: read a checkpoint's shape off its names; explain a mismatch.
 - `importer`: `load_checkpoint(format, path, config, with_heads)` -> (model, `ImportReport`).
 - `exporter`: TF2 checkpoint, SavedModel, and the inverse maps (TF1, safetensors).
-- `convert_checkpoint`: the absl CLI.
+- `convert_checkpoint`: `convert` (the `mobilebert-convert-checkpoint` command is in
+  `mobilebert_tf/cli/`).
 """

@@ -1,10 +1,7 @@
-r"""Import a published MobileBERT checkpoint into this project's formats.
+"""`convert`: import a published MobileBERT checkpoint into this project's formats (the
+`mobilebert-convert-checkpoint` command: mobilebert_tf/cli/convert_checkpoint.py).
 
-    python -m mobilebert_tf.convert.convert_checkpoint --source_format=tf1 \
-        --source=uncased_L-24_H-128_B-512_A-4_F-4_OPT/mobilebert_variables.ckpt \
-        --preset=mobilebert --output_dir=/tmp/mobilebert --with_heads
-
-Writes to `--output_dir`: `ckpt-1.*` (TF2 checkpoint of the model under `model`, and its
+Writes to `output_dir`: `ckpt-1.*` (TF2 checkpoint of the model under `model`, and its
 encoder under `encoder`), `saved_model/` (the encoder, TF-Hub BERT signature),
 `config.json` and `import_report.json`; prints the report (every unused source variable and
 every missing target weight). The SavedModel is checked against the Keras model on random ids.
@@ -12,34 +9,28 @@ every missing target weight). The SavedModel is checked against the Keras model 
 
 from __future__ import annotations
 
-
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
 
 from mobilebert_tf import fileio
-from mobilebert_tf.config import get_preset, parse_overrides
-from mobilebert_tf.convert import exporter, importer, name_maps
+from mobilebert_tf.config import get_preset
+from mobilebert_tf.convert import exporter, importer
 from mobilebert_tf.testing import encoder_inputs
-
-def define_flags() -> None:
-    """The CLI's flags, defined when run (not on import: `tpu/train.py` has a --preset too)."""
-    flags.DEFINE_enum("source_format", None, list(name_maps.FORMATS),
-                      "tf1: the authors' TF1 checkpoint; tfmg: tf-models-official TF2 "
-                      "checkpoint; hf: Hugging Face .safetensors/.bin (or its directory).")
-    flags.DEFINE_string("source", None, "Checkpoint prefix, directory or weights file.")
-    flags.DEFINE_string("preset", "mobilebert", "Config preset the checkpoint was trained "
-                        "with.")
-    flags.DEFINE_multi_string("config_override", [],
-                              "field=value overrides of the preset, e.g. vocab_size=30522.")
-    flags.DEFINE_string("output_dir", None, "Where to write the converted model.")
-    flags.DEFINE_bool("with_heads", False, "Also import the MLM and NSP heads (pretrainer).")
-    flags.mark_flags_as_required(["source_format", "source", "output_dir"])
 
 
 def convert(source_format: str, source: str, preset: str, output_dir: str,
             with_heads: bool = False, overrides: dict | None = None, log=print) -> dict:
-    """Import, write every output, verify the SavedModel; returns the paths and report."""
+    """Import, write every output, verify the SavedModel; returns the paths and report.
+
+    Args:
+        source_format: "tf1", "tfmg" or "hf" (`name_maps.FORMATS`).
+        source: The checkpoint: prefix, directory or weights file (a bucket URL too).
+        preset: The config preset the checkpoint was trained with.
+        output_dir: Where to write (a bucket URL too).
+        with_heads: Also import the MLM and NSP heads (a `MobileBertPretrainer`).
+        overrides: Config fields that differ from the preset.
+        log: Where the report and the result line go.
+    """
     config = get_preset(preset, **(overrides or {}))
     model, report = importer.load_checkpoint(source_format, source, config, with_heads)
     log(report.summary())
@@ -59,18 +50,3 @@ def convert(source_format: str, source: str, preset: str, output_dir: str,
         raise RuntimeError(f"The SavedModel differs from the Keras model by {error}.")
     log(f"Wrote {checkpoint} and {saved_model} (SavedModel matches, max |diff| {error:.2e}).")
     return {"checkpoint": checkpoint, "saved_model": saved_model, "report": report}
-
-
-def main(argv):
-    del argv
-    try:
-        overrides = parse_overrides(flags.FLAGS.config_override)
-    except ValueError as e:
-        raise app.UsageError(f"--config_override: {e}") from None
-    convert(flags.FLAGS.source_format, flags.FLAGS.source, flags.FLAGS.preset,
-            flags.FLAGS.output_dir, flags.FLAGS.with_heads, overrides)
-
-
-if __name__ == "__main__":
-    define_flags()
-    app.run(main)

@@ -1,97 +1,115 @@
-"""Read and write `.safetensors` files with numpy alone (no `safetensors` package needed).
+"""Hugging Face `.safetensors` checkpoints through the `safetensors` package: one file, or a
+sharded checkpoint whose `model.safetensors.index.json` names each tensor's shard file
+(`{"metadata": {...}, "weight_map": {name: "model-00001-of-00002.safetensors", ...}}`).
 
-The format: an 8-byte little-endian unsigned header length N, then N bytes of UTF-8 JSON
-mapping each tensor name to `{"dtype", "shape", "data_offsets": [begin, end]}` (offsets into
-the byte buffer that follows the header; an optional `"__metadata__"` entry maps strings to
-strings), then the buffer of raw little-endian, row-major tensor bytes.
+Reading is lazy: the headers give every name and shape, and `read(name)` loads that tensor
+alone from the memory-mapped file, so a checkpoint is never held in memory whole.
 """
 
 from __future__ import annotations
 
-import json
-import struct
+import os
+import tempfile
 
 import numpy as np
+import safetensors
+import safetensors.numpy
+import tensorflow as tf
 
 from mobilebert_tf import fileio
 
-# safetensors dtype name -> numpy dtype (little-endian). BF16 has no numpy dtype: it is read
-# as its 16 raw bits and widened to float32 (exact: bf16 is the top half of a float32).
-_DTYPES = {
-    "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
-    "I64": np.dtype("<i8"), "I32": np.dtype("<i4"), "I16": np.dtype("<i2"), "I8": np.dtype("i1"),
-    "U64": np.dtype("<u8"), "U32": np.dtype("<u4"), "U16": np.dtype("<u2"), "U8": np.dtype("u1"),
-    "BOOL": np.dtype("?"),
-}
-_NAMES = {(dtype.kind, dtype.itemsize): name for name, dtype in _DTYPES.items()}
-# A header longer than this is not a safetensors file (the reference implementation's limit).
-_MAX_HEADER = 100_000_000
+INDEX_SUFFIX = ".safetensors.index.json"
 
 
 class SafetensorsError(ValueError):
-    """The file is not a well-formed safetensors file."""
+    """The file is not a well-formed safetensors file or sharded-checkpoint index."""
 
 
-def read_header(raw: bytes, path: str) -> tuple[dict, int]:
-    """`(header without __metadata__, byte offset of the data buffer)` of the file `raw`
-    read from `path`."""
-    if len(raw) < 8:
-        raise SafetensorsError(f"{path}: too short to be a safetensors file.")
-    (length,) = struct.unpack("<Q", raw[:8])
-    if length > _MAX_HEADER:
-        raise SafetensorsError(f"{path}: header length {length} is implausible; not a "
-                               "safetensors file?")
+def _shard_files(index_path: str) -> dict[str, str]:
+    """`{tensor name: shard path}` of the sharded checkpoint whose index is `index_path`."""
     try:
-        header = json.loads(raw[8:8 + length].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SafetensorsError(f"{path}: header is not JSON ({error}).") from None
-    header.pop("__metadata__", None)
-    return header, 8 + length
+        weight_map = fileio.read_json(index_path).get("weight_map")
+    except (UnicodeDecodeError, ValueError, AttributeError):
+        weight_map = None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise SafetensorsError(f"{index_path}: not a sharded safetensors index (a JSON object "
+                               "with a non-empty \"weight_map\" of tensor name -> shard file).")
+    directory = os.path.dirname(index_path)
+    shards = {name: tf.io.gfile.join(directory, shard) for name, shard in weight_map.items()}
+    for shard in sorted(set(shards.values())):
+        if not tf.io.gfile.exists(shard):
+            raise FileNotFoundError(f"{index_path} names the shard {shard}, which does not "
+                                    "exist.")
+    return shards
+
+
+class SafetensorsCheckpoint:
+    """The tensors of a `.safetensors` file or of a sharded checkpoint (its index file).
+
+    `shapes[name]` comes from the headers; `read(name)` loads one tensor as a numpy array
+    (BF16 widened to float32, which is exact).
+
+    Args:
+        path: A `.safetensors` file or a `*.safetensors.index.json`; a bucket URL too.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        # safetensors memory-maps local files only: a bucket file is first copied (streamed
+        # by tf.io.gfile) to a temporary directory that is deleted with this object.
+        self._tmp = tempfile.TemporaryDirectory() if "://" in path else None
+        shard_of = _shard_files(path) if path.endswith(INDEX_SUFFIX) else None
+        files = {}  # file path -> (safe_open handle, its tensor names)
+        for number, file in enumerate(sorted(set(shard_of.values())) if shard_of else [path]):
+            handle = self._open(file, number)
+            files[file] = handle, set(handle.keys())
+        if shard_of is None:
+            shard_of = {name: path for name in sorted(files[path][1])}
+        self._handles, self.shapes = {}, {}
+        for name, file in shard_of.items():
+            handle, names = files[file]
+            if name not in names:
+                raise SafetensorsError(f"{path} maps {name} to {file}, which does not hold it.")
+            self._handles[name] = handle
+            self.shapes[name] = tuple(handle.get_slice(name).get_shape())
+
+    def _open(self, path: str, number: int):
+        local = path
+        if self._tmp is not None:
+            local = os.path.join(self._tmp.name, f"{number}.safetensors")
+            tf.io.gfile.copy(path, local)
+        try:
+            return safetensors.safe_open(local, framework="numpy")
+        except safetensors.SafetensorError as error:
+            raise SafetensorsError(f"{path}: not a safetensors file ({error}).") from None
+
+    def read(self, name: str) -> np.ndarray:
+        """The tensor `name` (a `KeyError` if there is none)."""
+        array = self._handles[name].get_tensor(name)
+        return array.astype(np.float32) if array.dtype.name == "bfloat16" else array
 
 
 def read_safetensors(path: str) -> dict[str, np.ndarray]:
-    """Every tensor of a safetensors file as a numpy array (BF16 widened to float32)."""
-    raw = fileio.read_bytes(path)
-    header, start = read_header(raw, path)
-    buffer = memoryview(raw)[start:]
-    tensors = {}
-    for name, info in header.items():
-        dtype_name, shape = info["dtype"], tuple(info["shape"])
-        begin, end = info["data_offsets"]
-        if not 0 <= begin <= end <= len(buffer):
-            raise SafetensorsError(f"{path}: {name} has offsets {begin}..{end} outside the "
-                                   f"{len(buffer)}-byte buffer.")
-        data = buffer[begin:end]
-        if dtype_name == "BF16":
-            bits = np.frombuffer(data, np.dtype("<u2")).astype(np.uint32) << 16
-            array = bits.view(np.float32)
-        elif dtype_name in _DTYPES:
-            array = np.frombuffer(data, _DTYPES[dtype_name])
-        else:
-            raise SafetensorsError(f"{path}: {name} has unsupported dtype {dtype_name!r}.")
-        if array.size != int(np.prod(shape, dtype=np.int64)):
-            raise SafetensorsError(f"{path}: {name} holds {array.size} values for shape "
-                                   f"{list(shape)}.")
-        tensors[name] = array.reshape(shape).astype(array.dtype.newbyteorder("="))
-    return tensors
+    """Every tensor of a `.safetensors` file or sharded checkpoint (its index file).
+
+    Args:
+        path: The file; a bucket URL too.
+    """
+    checkpoint = SafetensorsCheckpoint(path)
+    return {name: checkpoint.read(name) for name in checkpoint.shapes}
 
 
 def write_safetensors(path: str, tensors: dict[str, np.ndarray],
                       metadata: dict[str, str] | None = None) -> str:
-    """Write `tensors` (numpy arrays of a dtype in the table above) to `path`."""
-    header, chunks, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    for name in sorted(tensors):
-        array = np.ascontiguousarray(tensors[name])
-        dtype_name = _NAMES.get((array.dtype.kind, array.dtype.itemsize))
-        if dtype_name is None:
-            raise SafetensorsError(f"Cannot write {name}: unsupported dtype {array.dtype}.")
-        data = array.astype(array.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": dtype_name, "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    raw += b" " * (-len(raw) % 8)  # align the buffer to 8 bytes, as the reference does
-    return fileio.write_bytes(path, b"".join([struct.pack("<Q", len(raw)), raw, *chunks]))
+    """Write `tensors` as one `.safetensors` file; returns `path`.
+
+    The file is built in memory (as large as the tensors) and written through tf.io.gfile.
+
+    Args:
+        path: The file to write; a bucket URL too.
+        tensors: Name -> numpy array (any dtype safetensors has).
+        metadata: String -> string entries of the header's `__metadata__`.
+    """
+    arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+    metadata = {str(k): str(v) for k, v in metadata.items()} if metadata else None
+    return fileio.write_bytes(path, safetensors.numpy.save(arrays, metadata=metadata))

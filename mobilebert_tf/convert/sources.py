@@ -11,11 +11,12 @@ import tensorflow as tf
 
 from mobilebert_tf import fileio
 from mobilebert_tf.convert import name_maps
-from mobilebert_tf.convert.safetensors import read_safetensors
+from mobilebert_tf.convert.safetensors import INDEX_SUFFIX, SafetensorsCheckpoint
 
 # TF2 object-checkpoint bookkeeping that holds no model weight.
 _OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-_HF_FILES = ("model.safetensors", "pytorch_model.bin")
+# What a Hugging Face model directory holds, in the order we look for it.
+_HF_FILES = ("model.safetensors", "model" + INDEX_SUFFIX, "pytorch_model.bin")
 
 
 @dataclasses.dataclass
@@ -59,25 +60,42 @@ def _read_torch(path: str) -> dict[str, np.ndarray]:
             for name, value in state.items()}
 
 
-def read_hf(path: str) -> Source:
-    """A Hugging Face state dict: a `.safetensors` file, a `.bin` (needs torch), or a
-    directory holding `model.safetensors` or `pytorch_model.bin`. Names of a bare
-    `MobileBertModel` (no `mobilebert.` prefix) are given the prefix."""
-    if tf.io.gfile.isdir(path):
-        found = [tf.io.gfile.join(path, f) for f in _HF_FILES
-                 if tf.io.gfile.exists(tf.io.gfile.join(path, f))]
+def _hf_file(path: str) -> str:
+    """The weights file of `path`: itself, or the first of `_HF_FILES` in that directory."""
+    # Names listed, not tested with `exists`: `ram://` calls every string prefix of a file
+    # (model.safetensors of model.safetensors.index.json) a directory, and it exists.
+    if not path.endswith((".safetensors", ".json", ".bin")) and tf.io.gfile.isdir(path):
+        found = [f for f in _HF_FILES if f in set(tf.io.gfile.listdir(path))]
         if not found:
-            raise FileNotFoundError(f"No {' or '.join(_HF_FILES)} in {path!r}.")
-        path = found[0]
+            raise FileNotFoundError(f"No {', '.join(_HF_FILES)} in {path!r}.")
+        path = tf.io.gfile.join(path, found[0])
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"No Hugging Face weights file at {path!r}.")
-    arrays = read_safetensors(path) if path.endswith(".safetensors") else _read_torch(path)
-    if not any(name.startswith("mobilebert.") for name in arrays):
-        arrays = {("mobilebert." + name
-                   if name.startswith(("embeddings.", "encoder.", "pooler.")) else name): value
-                  for name, value in arrays.items()}
-    return Source("hf", path, {name: tuple(a.shape) for name, a in arrays.items()},
-                  arrays.__getitem__)
+    if path.endswith(".json") and not path.endswith(INDEX_SUFFIX):
+        raise ValueError(f"{path!r} is not a safetensors index (*{INDEX_SUFFIX}); sharded "
+                         ".bin checkpoints are not read: convert them to safetensors.")
+    return path
+
+
+def read_hf(path: str) -> Source:
+    """A Hugging Face state dict: a `.safetensors` file, a sharded checkpoint's
+    `model.safetensors.index.json`, a `.bin` (needs torch), or a directory holding one of
+    them. Safetensors tensors are read one at a time, when imported. Names of a bare
+    `MobileBertModel` (no `mobilebert.` prefix) are given the prefix."""
+    path = _hf_file(path)
+    if path.endswith((".safetensors", INDEX_SUFFIX)):
+        checkpoint = SafetensorsCheckpoint(path)
+        shapes, read = checkpoint.shapes, checkpoint.read
+    else:
+        arrays = _read_torch(path)
+        shapes, read = {name: a.shape for name, a in arrays.items()}, arrays.__getitem__
+    names = {name: name for name in shapes}  # our name -> the file's
+    if not any(name.startswith("mobilebert.") for name in shapes):
+        names = {("mobilebert." + name
+                  if name.startswith(("embeddings.", "encoder.", "pooler.")) else name): name
+                 for name in shapes}
+    return Source("hf", path, {ours: tuple(shapes[theirs]) for ours, theirs in names.items()},
+                  lambda name: read(names[name]))
 
 
 def read_source(source_format: str, path: str) -> Source:

@@ -1,5 +1,6 @@
-"""`command_line(config)`: the `python -m tpu.train` command equivalent to a run config, to
-print beside an in-process run (the command to use on a TPU). Never used to run anything.
+"""`command_line(config)`: the `mobilebert-train` command equivalent to a run config, to
+print beside an in-process run (the command to use on a TPU; `python -m tpu.train` with the
+same arguments in a checkout). Never used to run anything.
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ from typing import Mapping
 from mobilebert_tf.finetune.run import FinetuneConfig
 from mobilebert_tf.run.configs import DistillConfig, PretrainConfig
 
-# tpu/train.py flag -> config field, where the names differ (the one copy of the mapping).
+# mobilebert-train flag -> config field, where the names differ (the one copy of the mapping).
 FIELDS = {"progress_bar": "progress", "debug_exit_after_steps": "exit_after_steps",
           "num_train_epochs": "epochs"}
 MODES = {PretrainConfig: "teacher", DistillConfig: "distill", FinetuneConfig: "finetune"}
 
 
 def command_line(config) -> str:
-    """`python -m tpu.train --mode M --field=value ...`: every field of `config` (a
+    """`mobilebert-train --mode M --field=value ...`: every field of `config` (a
     `PretrainConfig`, `DistillConfig` or `FinetuneConfig`) that differs from its default."""
     flag_names = {field: flag for flag, field in FIELDS.items()}
-    args = ["python", "-m", "tpu.train", "--mode", MODES[type(config)]]
+    args = ["mobilebert-train", "--mode", MODES[type(config)]]
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         if field.default is not dataclasses.MISSING and value == field.default or (

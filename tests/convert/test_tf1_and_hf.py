@@ -1,8 +1,8 @@
 """Import of the authors' TF1 checkpoints and of Hugging Face state dicts.
 
 Both files are written here from a tiny random model of ours (TF1: `tf.compat.v1` variables and
-a `tf.compat.v1.train.Saver` in a `tf.Graph`; HF: a safetensors file written by our reader's
-writer), imported into a fresh model, and compared:
+a `tf.compat.v1.train.Saver` in a `tf.Graph`; HF: a safetensors file written through the
+`safetensors` package), imported into a fresh model, and compared:
 - with the model they were written from: bit-identical outputs (tolerance 0: loading copies
   and transposes float32 values exactly and the two models run the same graph);
 - with an independent numpy forward pass written against Hugging Face names

@@ -32,7 +32,7 @@ def test_variant_configs():
     none = ablation.variant_config("none", student)
     assert isinstance(none, run.PretrainConfig) and none.preset == STUDENT_PRESET
     assert (none.learning_rate, none.model_dir) == (student.learning_rate, student.model_dir)
-    assert command_line(none).startswith("python -m tpu.train --mode teacher ")
+    assert command_line(none).startswith("mobilebert-train --mode teacher ")
 
 
 def test_bad_variants_and_seeds_are_rejected():
@@ -84,7 +84,7 @@ def test_smoke_ablation_writes_results_and_reruns_skip(smoke_demo, tmp_path, cap
                         str(output_dir), command)
         return capsys.readouterr().out
 
-    assert "$ python -m tpu.train --mode teacher" in ablate()  # the `none` variant
+    assert "$ mobilebert-train --mode teacher" in ablate()  # the `none` variant
     with open(output_dir / "results.json") as f:
         results = json.load(f)
     assert [(r["variant"], r["seed"]) for r in results["runs"]] == [("pkt", 0), ("none", 0)]

@@ -1,6 +1,6 @@
 """`make demo`'s pipeline at smoke sizes (what CI runs), in process: every stage writes its
 result, the summary reads them all, a rerun skips everything, a stage made with other
-settings is refused, and the `tpu/train.py` commands it prints make the configs it runs."""
+settings is refused, and the `mobilebert-train` commands it prints make the configs it runs."""
 
 import dataclasses
 import json
@@ -51,7 +51,7 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
     assert "attention KL from uniform" in summary and "length-adaptive twins" in summary
     for plot in (work_dir / "summary" / "losses.png", work_dir / "latency" / "latency.png"):
         assert plot.read_bytes()[:8] == PNG
-    assert "$ python -m tpu.train --mode distill" in stdout
+    assert "$ mobilebert-train --mode distill" in stdout
 
 
 @pytest.mark.slow
@@ -164,11 +164,11 @@ configs = (demo.teacher_config("teacher", "records/*", 800, smoke),
            demo.finetune_config("finetune", "student", vocab, smoke))
 for config in configs:
     command = command_line(config)
-    assert command.startswith("python -m tpu.train --mode "), command
-    train.FLAGS(shlex.split(command)[2:])  # argv[0] is tpu.train
+    assert command.startswith("mobilebert-train --mode "), command
+    train.FLAGS(shlex.split(command))  # argv[0] is mobilebert-train
     assert type(config)(**train.config_values()) == config, command
     train.FLAGS.unparse_flags()
-    print("same config:", command.split()[4])
+    print("same config:", command.split()[2])
 """
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     result = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True,

@@ -148,7 +148,7 @@ def _error_of(train_runner, args):
 def test_bad_inputs_are_usage_errors_before_any_step(train_runner, distill_args, tmp_path,
                                                      monkeypatch):
     args = [*distill_args, "--model_dir", str(tmp_path / "bad")]
-    # Refused before TensorFlow starts: a flag of another mode, a cluster without TF_CONFIG.
+    # Refused from the flags alone: a flag of another mode, a cluster without TF_CONFIG.
     assert "--mode distill takes no --task (a flag of another mode)" in _error_of(
         train_runner, [*args, "--task", "mrpc"])
     monkeypatch.delenv("TF_CONFIG", raising=False)
@@ -203,14 +203,14 @@ def test_two_workers_train_like_one_process_with_two_replicas(teacher_args, mirr
 
 
 def readme_commands(section_start):
-    """The `python -m tpu.train` commands of the README code block after `section_start`."""
+    """The `mobilebert-train` commands of the README code block after `section_start`."""
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(os.path.join(repo, "README.md"), encoding="utf-8") as f:
         text = f.read()
     block = re.search(r"```bash\n(.*?)```", text[text.index(section_start):], re.S).group(1)
     joined = block.replace("\\\n", " ")
-    return [line.split("python -m tpu.train", 1)[1] for line in joined.splitlines()
-            if "python -m tpu.train" in line]
+    return [line.split("mobilebert-train", 1)[1] for line in joined.splitlines()
+            if "mobilebert-train" in line]
 
 
 @pytest.mark.slow
