@@ -77,28 +77,30 @@ def test_results_are_written_to_a_bucket_path(ram_path, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_smoke_ablation_writes_results_and_reruns_skip(smoke_demo, tmp_path, capsys):
     work_dir, output_dir = smoke_demo[0], tmp_path / "out"  # reuses the demo's teacher
-    command = "python -m experiments.ablation --smoke --seeds 0 --variants pkt,none"
+    # One variant, the one that is not the demo's distillation (that runs in the demo test);
+    # every variant trains through the same `train_student` (about 25 s each here).
+    command = "python -m experiments.ablation --smoke --seeds 0 --variants none"
 
     def ablate():
-        ablation.ablate(str(work_dir), SMOKE_CONFIG, SMOKE_CONFIG, ["pkt", "none"], [0],
+        ablation.ablate(str(work_dir), SMOKE_CONFIG, SMOKE_CONFIG, ["none"], [0],
                         str(output_dir), command)
         return capsys.readouterr().out
 
     assert "$ mobilebert-train --mode teacher" in ablate()  # the `none` variant
     with open(output_dir / "results.json") as f:
         results = json.load(f)
-    assert [(r["variant"], r["seed"]) for r in results["runs"]] == [("pkt", 0), ("none", 0)]
+    assert [(r["variant"], r["seed"]) for r in results["runs"]] == [("none", 0)]
     for r in results["runs"]:
         for metric in ("mlm_accuracy", "dev_accuracy"):
             assert math.isfinite(r[metric]) and 0.0 <= r[metric] <= 1.0
     assert 0.5 <= results["majority_class_accuracy"] < 1.0
     assert results["command"] == command
     table = (output_dir / "results.md").read_text()
-    assert "| pkt |" in table and "| none |" in table and results["command"] in table
+    assert "| none |" in table and results["command"] in table
     assert (output_dir / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     done = sorted(glob.glob(str(work_dir / "ablation" / "*" / "seed_0" / "*" / "done.json")))
-    assert len(done) == 4  # student and finetune of both variants
+    assert len(done) == 2  # the variant's student and finetune
     mtimes = [os.path.getmtime(p) for p in done]
-    assert ablate().count("done before, skipped.") == 4 + 4  # demo stages 1-4, then runs
+    assert ablate().count("done before, skipped.") == 4 + 2  # demo stages 1-4, then runs
     assert [os.path.getmtime(p) for p in done] == mtimes

@@ -33,9 +33,10 @@ def teacher_args(records):
 
 @pytest.fixture(scope="session")
 def teacher_dir(teacher_args, tmp_path_factory):
-    """A tiny teacher trained for a few steps by `--mode teacher`."""
+    """A tiny teacher trained for 6 steps by `--mode teacher`, saved every 2 (also the
+    uninterrupted reference of the one-device kill/resume test)."""
     model_dir = str(tmp_path_factory.mktemp("teacher"))
-    run_train([*teacher_args, "--steps", "4", "--checkpoint_every", "4", "--model_dir",
+    run_train([*teacher_args, "--steps", "6", "--checkpoint_every", "2", "--model_dir",
                model_dir])
     return model_dir
 

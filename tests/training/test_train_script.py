@@ -74,11 +74,8 @@ def test_killed_teacher_run_with_dropout_resumes_to_the_same_weights(train_runne
                                                                      request):
     args = [*teacher_args, *strategy, "--steps", "6", "--checkpoint_every", "2"]
     model_dir = str(tmp_path / "resumed")
-    if strategy:
-        reference_dir = request.getfixturevalue("mirrored_teacher")
-    else:
-        reference_dir = str(tmp_path / "reference")
-        train_runner([*args, "--model_dir", reference_dir])
+    # The uninterrupted runs of the same flags: `teacher_dir` is the one-device one.
+    reference_dir = request.getfixturevalue("mirrored_teacher" if strategy else "teacher_dir")
     killed = train_runner([*args, "--model_dir", model_dir, "--debug_exit_after_steps", "3"],
                           check=False)
     assert killed.returncode == -9  # after step 3, last save at step 2
@@ -92,7 +89,7 @@ def test_killed_teacher_run_with_dropout_resumes_to_the_same_weights(train_runne
 @pytest.mark.slow
 def test_teacher_dropout_changes_the_update(train_runner, teacher_args, teacher_dir, tmp_path):
     model_dir = str(tmp_path / "nodropout")
-    train_runner([*teacher_args, "--steps", "4", "--checkpoint_every", "4", "--model_dir",
+    train_runner([*teacher_args, "--steps", "6", "--checkpoint_every", "6", "--model_dir",
                   model_dir, "--nodropout"])
     _, with_dropout = checkpoint_values(teacher_dir)
     _, without = checkpoint_values(model_dir)
