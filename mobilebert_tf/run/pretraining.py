@@ -11,7 +11,7 @@ resuming at its checkpointed position.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
+from typing import Callable, Sequence
 
 import tensorflow as tf
 import tf_keras as keras
@@ -30,8 +30,15 @@ from mobilebert_tf.training.pretraining import PretrainingTrainer, pretraining_s
 from mobilebert_tf.training.trainer import StagedTrainer
 
 
-def pretrain(config: PretrainConfig, strategy: tf.distribute.Strategy | None = None) -> dict:
-    """MLM + NSP pretraining of `config.preset`; resumes from `config.model_dir`.
+# `hooks(trainer)` -> the `loop.Every` hooks of a run, given its built trainer (e.g. to
+# evaluate the model being trained at stage ends).
+Hooks = Callable[[StagedTrainer], Sequence[loop.Every]]
+
+
+def pretrain(config: PretrainConfig, strategy: tf.distribute.Strategy | None = None,
+             hooks: Hooks | None = None) -> dict:
+    """MLM + NSP pretraining of `config.preset`; resumes from `config.model_dir`. `hooks`:
+    see `Hooks`.
 
     Returns:
         The last step's logs (floats) and "step".
@@ -49,10 +56,11 @@ def pretrain(config: PretrainConfig, strategy: tf.distribute.Strategy | None = N
         return PretrainingTrainer(model, stages, jit_compile=config.jit_compile,
                                   training=config.dropout, seed=config.seed)
 
-    return _train(config, strategy, build)
+    return _train(config, strategy, build, hooks)
 
 
-def distill(config: DistillConfig, strategy: tf.distribute.Strategy | None = None) -> dict:
+def distill(config: DistillConfig, strategy: tf.distribute.Strategy | None = None,
+            hooks: Hooks | None = None) -> dict:
     """Distill `config.preset` from the teacher at `config.teacher_checkpoint`: embeddings and
     heads copied from the teacher, then `config.distill_strategy`'s stages; resumes from
     `config.model_dir` (the student's checkpoints; the teacher is never saved).
@@ -80,7 +88,7 @@ def distill(config: DistillConfig, strategy: tf.distribute.Strategy | None = Non
         copy_pretraining_weights(teacher, student)
         return trainer
 
-    return _train(config, strategy, build)
+    return _train(config, strategy, build, hooks)
 
 
 def _stages(make: Callable[[], list]) -> list:
@@ -117,7 +125,7 @@ def check_model_dir(model_dir: str) -> None:
 
 
 def _train(config: RecordTrainingConfig, strategy: tf.distribute.Strategy | None,
-           build: Callable[[], StagedTrainer]) -> dict:
+           build: Callable[[], StagedTrainer], hooks: Hooks | None = None) -> dict:
     files = list_record_files(config.train_files)
     check_record_shapes(files, config.seq_length, config.max_predictions)
     check_model_dir(config.model_dir)
@@ -155,6 +163,6 @@ def _train(config: RecordTrainingConfig, strategy: tf.distribute.Strategy | None
                           checkpoint_every=config.checkpoint_every,
                           log_every=config.log_every, steps_per_loop=config.steps_per_loop,
                           exit_after_steps=config.exit_after_steps, progress=config.progress,
-                          input_options=options)
+                          input_options=options, hooks=hooks(trainer) if hooks else ())
     logging.info("Done: %s", {k: round(v, 5) for k, v in logs.items()})
     return logs

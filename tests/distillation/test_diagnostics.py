@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from mobilebert_tf.distillation import losses
-from mobilebert_tf.distillation.diagnostics import attention_kl_from_uniform
+from mobilebert_tf.distillation.diagnostics import (attention_kl_from_uniform,
+                                                    layer_transfer_losses)
 from mobilebert_tf.encoder import INPUT_KEYS
 
 from tests.distillation.conftest import make_batch, make_pretrainer
@@ -51,3 +52,26 @@ def test_attention_kl_from_uniform_per_layer_matches_numpy():
         assert value > 0.05
     with pytest.raises(ValueError, match="empty dataset"):
         attention_kl_from_uniform(encoder, tf.data.Dataset.from_tensors(batches[0]).take(0))
+
+
+def test_layer_transfer_losses_equal_the_training_losses_per_layer():
+    teacher = make_pretrainer("mobilebert_mini", num_layers=2, name="teacher")
+    student = make_pretrainer("mobilebert_mini", num_layers=2, name="student")
+    rng = np.random.default_rng(1)
+    teacher.set_weights([rng.normal(0.0, 0.3, w.shape) for w in teacher.get_weights()])
+    batch = make_batch(seed=3)
+    inputs = {key: batch[key] for key in INPUT_KEYS}
+    # Student layer 0 paired with teacher layer 1 and layer 1 with 0: the mapping is used.
+    result = layer_transfer_losses(teacher, student, tf.data.Dataset.from_tensors(batch),
+                                   layer_mapping=(1, 0))
+    t_out, s_out = teacher.encoder(inputs), student.encoder(inputs)
+    for layer, t_layer in enumerate((1, 0)):
+        fmt = losses.feature_map_loss(t_out["encoder_outputs"][t_layer + 1],
+                                      s_out["encoder_outputs"][layer + 1], batch["input_mask"])
+        at = losses.attention_transfer_loss(t_out["attention_logits"][t_layer],
+                                            s_out["attention_logits"][layer], batch["input_mask"])
+        assert result["fmt"][layer] == pytest.approx(float(fmt), rel=1e-5)
+        assert result["at"][layer] == pytest.approx(float(at), rel=1e-5)
+        assert result["at"][layer] > 1e-3
+    same = layer_transfer_losses(teacher, teacher, tf.data.Dataset.from_tensors(batch))
+    assert max(same["fmt"] + same["at"]) < 1e-6

@@ -1,0 +1,70 @@
+"""A downstream task that needs word order: is a sentence as written (label 1, "original") or
+with two adjacent words swapped (label 0, "swapped")?
+
+Both versions of a sentence hold the same words, so a bag-of-words model scores at chance and
+sentiment-style shortcuts do not exist; a model that reads order can tell a swapped pair of
+words from the usual one. Built from real held-out text (the demo's held-out documents: text
+that pretraining never saw), each sentence used once, as the original or swapped by a fair
+coin, and split by document so that no document has sentences on both sides.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+
+from mobilebert_tf.data.classification import TextExample
+
+LABELS = ("swapped", "original")
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def swap_positions(words: Sequence[str]) -> list[int]:
+    """Positions i (never the first word, whose capital would give a swap away in a cased
+    model) where words i and i+1 are both plain alphabetic words and differ: swapping them
+    changes the order but no token's spelling."""
+    return [i for i in range(1, len(words) - 1)
+            if _WORD.fullmatch(words[i]) and _WORD.fullmatch(words[i + 1])
+            and words[i].lower() != words[i + 1].lower()]
+
+
+def word_order_examples(documents: Sequence[Sequence[str]], seed: int = 0,
+                        dev_every: int = 4, min_words: int = 6,
+                        max_words: int = 30) -> dict[str, list[TextExample]]:
+    """`{"train": [...], "dev": [...]}` word-order examples from `documents` (lists of
+    sentences, e.g. `documents.read_documents` of held-out text).
+
+    Args:
+        documents: the source text; document k goes to dev when `k % dev_every == 0`.
+        seed: the coin (original or swapped) and the swapped position.
+        min_words / max_words: sentences with another number of whitespace-separated words
+            are skipped (short ones have no room for a swap; long ones may be truncated at
+            the model's sequence length, possibly cutting the swap off).
+
+    Raises:
+        ValueError: `dev_every` < 2, or the documents give no example on one side.
+    """
+    if dev_every < 2:
+        raise ValueError(f"dev_every must be >= 2; got dev_every={dev_every}.")
+    rng = np.random.default_rng(seed)
+    splits: dict[str, list[TextExample]] = {"train": [], "dev": []}
+    for k, document in enumerate(documents):
+        split = "dev" if k % dev_every == 0 else "train"
+        for sentence in document:
+            words = sentence.split()
+            positions = swap_positions(words)
+            if not min_words <= len(words) <= max_words or not positions:
+                continue
+            label = int(rng.integers(2))
+            if label == 0:
+                i = positions[int(rng.integers(len(positions)))]
+                words[i], words[i + 1] = words[i + 1], words[i]
+            examples = splits[split]
+            examples.append(TextExample(f"{split}-{len(examples)}", " ".join(words), None, label))
+    for split, examples in splits.items():
+        if not examples:
+            raise ValueError(f"The documents give no {split} example of {min_words}-"
+                             f"{max_words} words with a swappable pair of words.")
+    return splits

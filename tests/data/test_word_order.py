@@ -1,0 +1,67 @@
+"""The word-order task: real text, same words on both sides, so bag-of-words is at chance while
+word order (bigrams) is not."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from mobilebert_tf.data.corpus import play_documents, play_files
+from mobilebert_tf.data.word_order import swap_positions, word_order_examples
+
+
+@pytest.fixture(scope="module")
+def splits():
+    documents = [doc for path in play_files()[:6] for doc in play_documents(path)]
+    return word_order_examples(documents, seed=0)
+
+
+def _features(text, n):
+    words = text.lower().split()
+    return Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+
+
+def naive_bayes_accuracy(train, dev, n):
+    """Multinomial naive Bayes on n-gram counts (add-one smoothing), dev accuracy."""
+    counts = [Counter(), Counter()]
+    for ex in train:
+        counts[ex.label].update(_features(ex.text_a, n))
+    vocab = set(counts[0]) | set(counts[1])
+    totals = [sum(c.values()) + len(vocab) for c in counts]
+    prior = np.log(np.bincount([ex.label for ex in train], minlength=2) / len(train))
+    correct = 0
+    for ex in dev:
+        score = prior.copy()
+        for feature, k in _features(ex.text_a, n).items():
+            score += [k * np.log((counts[c][feature] + 1) / totals[c]) for c in (0, 1)]
+        correct += int(np.argmax(score) == ex.label)
+    return correct / len(dev)
+
+
+def test_swapped_sentence_keeps_its_words_and_labels_are_balanced(splits):
+    train, dev = splits["train"], splits["dev"]
+    assert len(train) > 2000 and len(dev) > 600
+    for ex in train[:200]:
+        words = ex.text_a.split()
+        assert 6 <= len(words) <= 30 and swap_positions(words)
+    labels = np.array([ex.label for ex in train + dev])
+    assert abs(labels.mean() - 0.5) < 0.03
+    assert len({ex.text_a for ex in dev} & {ex.text_a for ex in train}) < 10  # by document
+
+
+def test_bag_of_words_is_at_chance_and_word_order_is_not(splits):
+    train, dev = splits["train"], splits["dev"]
+    unigram = naive_bayes_accuracy(train, dev, 1)
+    bigram = naive_bayes_accuracy(train, dev, 2)
+    # Chance is 0.5 +- 0.02 (one std at ~700 dev examples).
+    assert abs(unigram - 0.5) < 0.06, unigram
+    assert bigram > unigram + 0.04, (unigram, bigram)
+
+
+def test_the_swap_is_of_two_adjacent_plain_words():
+    assert swap_positions("Thou art a villain, sir .".split()) == [1]  # not "villain,"
+    assert swap_positions("so so so".split()) == []  # equal words: no swap
+    with pytest.raises(ValueError, match="dev_every"):
+        word_order_examples([["a b c"]], dev_every=1)
+    with pytest.raises(ValueError, match="give no train example"):
+        word_order_examples([["too short"]] * 3)
