@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Iterable
 
 import tensorflow as tf
 from absl import flags
@@ -53,7 +54,7 @@ def define_flags() -> None:
     flags.DEFINE_integer("num_threads", DemoConfig.num_threads, "TFLite interpreter threads.")
 
 
-def run_stages(work: Pipeline, names) -> dict:
+def run_stages(work: Pipeline, names: Iterable[str]) -> dict:
     """The `STAGES` named `names`, in that order, on `work` (skipping finished ones); returns
     `work.results`."""
     for name in names:

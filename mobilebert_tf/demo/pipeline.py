@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Callable, Sequence
+from typing import Callable, Iterable
 
 import tensorflow as tf
 
@@ -21,7 +21,7 @@ class Pipeline:
     fields or earlier stages' (all fields, for a stage not in `stages`) is refused, never
     overwritten."""
 
-    def __init__(self, work_dir: str, config, stages: Sequence[str], num_stages: int):
+    def __init__(self, work_dir: str, config, stages: Iterable[str], num_stages: int):
         self.work_dir, self.config, self.num_stages = work_dir, config, num_stages
         self.stages = tuple(stages)
         self.field_stages = {f.name: f.metadata.get("stage")
