@@ -7,7 +7,6 @@ import tensorflow as tf
 
 from mobilebert_tf import fileio
 from mobilebert_tf.demo.pipeline import Pipeline
-from mobilebert_tf.run.experiment import per_layer
 
 
 def scalar_series(summary_dir: str, tag: str) -> tuple[list[int], list[float]]:
@@ -60,6 +59,8 @@ def plot_losses(work: Pipeline, path: str) -> str:
 def _nats(values: list[float] | None) -> str:
     """Per-layer values as `0.02 / 0.31 / ...`; `-` for a stage finished before they were
     measured."""
+    from mobilebert_tf.run.experiment import per_layer
+
     return per_layer(values) if values else "-"
 
 

@@ -15,7 +15,6 @@ import tensorflow as tf
 
 from mobilebert_tf import fileio
 from mobilebert_tf.demo.config import DemoConfig, finetune_config, student_config, teacher_config
-from mobilebert_tf.run.experiment import run_training, train_pretrainer
 
 
 def build_corpus(out: str, config: DemoConfig, done: dict) -> dict:
@@ -69,6 +68,8 @@ def build_records(out: str, config: DemoConfig, done: dict) -> dict:
 
 def train_teacher(out: str, config: DemoConfig, done: dict) -> dict:
     """`run.pretrain` of `teacher_config`, then its held-out MLM accuracy and attention KL."""
+    from mobilebert_tf.run.experiment import train_pretrainer
+
     records = done["records"]
     return train_pretrainer("teacher", teacher_config(
         out, records["train"]["pattern"], done["vocab"]["size"], config),
@@ -78,6 +79,8 @@ def train_teacher(out: str, config: DemoConfig, done: dict) -> dict:
 def train_student(out: str, config: DemoConfig, done: dict) -> dict:
     """`run.distill` of `student_config` (PKT from the teacher, then PD), then as the
     teacher's."""
+    from mobilebert_tf.run.experiment import train_pretrainer
+
     records = done["records"]
     return train_pretrainer("student", student_config(
         out, records["train"]["pattern"], done["vocab"]["size"],
@@ -86,6 +89,8 @@ def train_student(out: str, config: DemoConfig, done: dict) -> dict:
 
 def finetune(out: str, config: DemoConfig, done: dict) -> dict:
     """`run.finetune` of `finetune_config` (sentiment, from the student)."""
+    from mobilebert_tf.run.experiment import run_training
+
     result = run_training(finetune_config(out, done["student"]["checkpoint"], done["vocab"],
                                           config))
     print(f"best balanced-dev accuracy {result.best_score:.4f} at step {result.best_step}")
