@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # the models are imported by what runs them, not by importing this
-    from mobilebert_tf.run.configs import DistillConfig, PretrainConfig
+from mobilebert_tf.run.configs import DistillConfig, PretrainConfig
 
 
 def run_training(config):
