@@ -15,7 +15,8 @@ demo's data and teacher. Then, per seed and variant, under
              final model (no best-of-N on dev) on the whole dev split
 
 Each variant is the demo's student config (`demo.student_config`) with a few fields changed;
-every run is in process and prints its equivalent `tpu/train.py` command.
+every run is in process (`run.experiment`) and prints its equivalent `mobilebert-train`
+command.
 
 Each has its `done.json` and is skipped when rerun. Writes `results.json`, `results.md` (table,
 the paper's three claims tested on the means, the command) and `ablation.png` to
@@ -35,7 +36,8 @@ import tensorflow as tf
 from absl import app, flags
 
 from mobilebert_tf import demo, fileio, run
-from mobilebert_tf.demo import STUDENT_PRESET, TEACHER_PRESET, DemoConfig
+from mobilebert_tf.demo import DemoConfig, Pipeline
+from mobilebert_tf.run.experiment import run_training, train_pretrainer
 
 FLAGS = flags.FLAGS
 
@@ -67,6 +69,7 @@ VARIANTS = {
     "pkt_no_pd": "PKT without PD (its steps go to the layers)",
 }
 DISTILLED = tuple(v for v in VARIANTS if v != "none")
+DEMO_STAGES = ("corpus", "vocab", "records", "teacher")  # the demo's, shared
 METRICS = {"mlm_accuracy": "held-out MLM accuracy", "dev_accuracy": "sentiment dev accuracy"}
 # (claim, pairs (a, b) that must hold as mean(a) `relation` mean(b), relation).
 CLAIMS = (
@@ -150,15 +153,15 @@ def parse_seeds(values: list[str]) -> list[int]:
 def train_student(out: str, variant: str, seed: int, records: dict, vocab_size: int,
                   teacher: str, config: DemoConfig) -> dict:
     student = demo.student_config(out, records["train"]["pattern"], vocab_size, teacher, config)
-    return demo.train_pretrainer(f"{variant}, seed {seed}:", variant_config(
-        variant, dataclasses.replace(student, seed=seed)), records, config)
+    return train_pretrainer(f"{variant}, seed {seed}:", variant_config(
+        variant, dataclasses.replace(student, seed=seed)), records["heldout"]["pattern"])
 
 
 def finetune_student(out: str, student: str, vocab: dict, seed: int,
                      config: DemoConfig) -> dict:
     # Unlike the demo's stage: one evaluation, of the final model, on the whole dev split.
     steps = config.finetune_steps
-    result = demo.run_training(dataclasses.replace(
+    result = run_training(dataclasses.replace(
         demo.finetune_config(out, student, vocab, config), eval_every=steps,
         max_eval_examples=None, balance_classes=False, seed=seed))
     if result.best_step != steps:
@@ -176,15 +179,16 @@ def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
     ones; returns the teacher's result and one row per run."""
     check_variants(variants)
     check_budgets(variants, config)
-    work = demo.Pipeline(work_dir, demo_config, num_stages=4)
-    vocab, records, teacher = demo.pretraining_stages(work)
+    done = demo.run_stages(Pipeline(work_dir, demo_config, demo.STAGES, len(DEMO_STAGES)),
+                           DEMO_STAGES)
+    vocab, records, teacher = done["vocab"], done["records"], done["teacher"]
     rows = []
     for seed in seeds:  # seed-major: an interrupted ablation still covers every variant
         for variant in variants:
             print(f"\n== {variant}, seed {seed} ({len(rows) + 1}/{len(seeds) * len(variants)}):"
                   f" {VARIANTS[variant]}", flush=True)
-            pipeline = demo.Pipeline(tf.io.gfile.join(work_dir, "ablation", variant,
-                                                      f"seed_{seed}"), config, num_stages=2)
+            pipeline = Pipeline(tf.io.gfile.join(work_dir, "ablation", variant, f"seed_{seed}"),
+                                config, demo.STAGES, num_stages=2)
             student = pipeline.run("student", lambda out: train_student(
                 out, variant, seed, records, vocab["size"], teacher["checkpoint"], config))
             tuned = pipeline.run("finetune", lambda out: finetune_student(
@@ -253,10 +257,10 @@ def results_markdown(results: dict) -> str:
     config, summary = results["config"], results["summary"]
     seeds = ", ".join(str(s) for s in results["seeds"])
     lines = ["# Distillation ablation on the demo's data", "",
-             f"Every student: `{STUDENT_PRESET}` with {config['num_layers']} layers, "
+             f"Every student: `{config['student_preset']}` with {config['num_layers']} layers, "
              f"{results['budget_steps']} optimizer steps (batch {config['batch_size']}, "
              f"sequence {config['seq_length']}, LR {config['distill_learning_rate']}); the "
-             f"distilled ones from the demo's teacher (`{TEACHER_PRESET}`, held-out MLM "
+             f"distilled ones from the demo's teacher (`{config['teacher_preset']}`, held-out MLM "
              f"accuracy {results['teacher_mlm_accuracy']:.4f}). Then {config['finetune_steps']}"
              f" steps of sentiment fine-tuning (LR {config['finetune_learning_rate']}); dev "
              "accuracy of the final model on the whole dev split (always answering the "

@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
+import tempfile
 
 import tensorflow as tf
 
@@ -97,3 +99,31 @@ def checkpoint_reader(prefix: str):
     `ram://` prefix for a directory, see above)."""
     with _os_errors(prefix):
         return tf.compat.v1.train.NewCheckpointReader(prefix)
+
+
+@contextlib.contextmanager
+def native_logs_to(path: str):
+    """Append what goes to file descriptor 2 (TensorFlow's and the converter's C++ logs) to
+    `path`, which may be a bucket URL."""
+    if "://" in path:
+        # A file descriptor must be local: log to a local file, then copy that to `path`.
+        with tempfile.TemporaryDirectory() as tmp:
+            local = tf.io.gfile.join(tmp, "native.log")
+            if tf.io.gfile.exists(path):
+                tf.io.gfile.copy(path, local)  # appended to, as a local log is
+            try:
+                with native_logs_to(local):
+                    yield
+            finally:  # not `gfile.copy(..., overwrite=True)`: on ram:// that appends
+                write_bytes(path, read_bytes(local))
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "a") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)

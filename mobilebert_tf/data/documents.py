@@ -70,6 +70,20 @@ def read_documents(paths: Iterable[str]) -> list[list[str]]:
     return documents
 
 
+def write_documents(path: str, documents: Sequence[Sequence[str]]) -> str:
+    """Writes documents (lists of sentences) to `path` in the BERT pretraining format, which
+    `read_documents` reads back; returns `path`."""
+    return fileio.write_text(path, "\n\n".join("\n".join(doc) for doc in documents) + "\n")
+
+
+def split_heldout(documents: Sequence, every: int) -> tuple[list, list]:
+    """(train, held-out) documents: every `every`th document (the `every`th, `2 * every`th,
+    ...) held out, the rest kept in order for training."""
+    heldout = list(documents[every - 1::every])
+    train = [d for i, d in enumerate(documents) if (i + 1) % every]
+    return train, heldout
+
+
 def tokenize_documents(documents: Sequence[Sequence[str]], tokenizer,
                        batch_size: int = 4096) -> list[list[np.ndarray]]:
     """Word-piece ids for every sentence, in batches through the in-graph tokenizer.

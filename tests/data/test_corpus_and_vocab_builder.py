@@ -30,6 +30,14 @@ def test_sentence_splitting():
         "Stand forth.", "Who's there?", "'Tis I! and no more"]
 
 
+def test_every_nth_document_is_held_out_and_documents_round_trip(tmp_path):
+    docs = [[f"Sentence {i}.", "And another."] for i in range(7)]
+    train, heldout = documents.split_heldout(docs, 3)
+    assert heldout == [docs[2], docs[5]] and train == [docs[i] for i in (0, 1, 3, 4, 6)]
+    path = documents.write_documents(str(tmp_path / "docs.txt"), docs)
+    assert documents.read_documents([path]) == docs
+
+
 @pytest.mark.slow
 def test_learned_vocab_tokenizes_its_corpus(corpus_file, tmp_path):
     vocab = build_wordpiece_vocab(corpus_file, str(tmp_path / "vocab.txt"), vocab_size=800,

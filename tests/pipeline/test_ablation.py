@@ -11,7 +11,7 @@ import pytest
 
 from experiments import ablation
 from mobilebert_tf import demo, fileio, run
-from mobilebert_tf.demo import SMOKE_CONFIG, STUDENT_PRESET, DemoConfig
+from mobilebert_tf.demo import SMOKE_CONFIG, DemoConfig
 from mobilebert_tf.run.command_line import command_line
 
 
@@ -30,7 +30,7 @@ def test_variant_configs():
     assert "--noattention_transfer" in command_line(no_at)
     assert ablation.variant_config("pkt_no_pd", student).pd_steps == 0
     none = ablation.variant_config("none", student)
-    assert isinstance(none, run.PretrainConfig) and none.preset == STUDENT_PRESET
+    assert isinstance(none, run.PretrainConfig) and none.preset == DemoConfig().student_preset
     assert (none.learning_rate, none.model_dir) == (student.learning_rate, student.model_dir)
     assert command_line(none).startswith("mobilebert-train --mode teacher ")
 

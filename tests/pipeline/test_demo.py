@@ -12,7 +12,9 @@ import pytest
 import tensorflow as tf
 
 from mobilebert_tf import demo, fileio
-from mobilebert_tf.demo import FIELD_STAGES, SMOKE_CONFIG, STAGES, DemoConfig, Pipeline
+from mobilebert_tf.demo import SMOKE_CONFIG, STAGES, Pipeline
+from mobilebert_tf.demo.config import setting
+from mobilebert_tf.demo.report import scalar_series
 from mobilebert_tf.export.tflite import PRECISIONS
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -67,15 +69,16 @@ def test_stages_made_with_other_settings_are_refused(tmp_path):
     def never(out):
         raise AssertionError("a finished stage ran again")
 
-    Pipeline(str(tmp_path), SMOKE_CONFIG, num_stages=2).run("vocab", lambda out: {"size": 9})
+    Pipeline(str(tmp_path), SMOKE_CONFIG, STAGES, num_stages=2).run("vocab",
+                                                                    lambda out: {"size": 9})
     # A field of a later stage: the vocab is reused.
     later = dataclasses.replace(SMOKE_CONFIG, finetune_learning_rate=1.0)
-    assert Pipeline(str(tmp_path), later, 1).run("vocab", never)["size"] == 9
+    assert Pipeline(str(tmp_path), later, STAGES, 1).run("vocab", never)["size"] == 9
     for changed in ({"vocab_size": 7}, {"max_plays": 3}):  # its own field, an earlier one's
         other = dataclasses.replace(SMOKE_CONFIG, **changed)
         with pytest.raises(ValueError, match=rf"vocab was made with other settings "
                                              rf"\(\['{next(iter(changed))}'\]\); delete it"):
-            Pipeline(str(tmp_path), other, 1).run("vocab", never)
+            Pipeline(str(tmp_path), other, STAGES, 1).run("vocab", never)
 
 
 def test_bookkeeping_on_a_bucket_work_dir(ram_path, tmp_path, monkeypatch, capsys):
@@ -97,23 +100,24 @@ def test_bookkeeping_on_a_bucket_work_dir(ram_path, tmp_path, monkeypatch, capsy
                 "params": {"total": 200 if role == "teacher" else 100}}
 
     def export(out, *args):
-        with demo.native_logs_to(tf.io.gfile.join(out, "convert.log")):
+        with fileio.native_logs_to(tf.io.gfile.join(out, "convert.log")):
             os.write(2, b"converter log line\n")
         return {"files": {"int8": fileio.write_bytes(tf.io.gfile.join(out, "int8.tflite"),
                                                      b"tflite")},
                 "bytes": {"float32": 12, "int8": 6}}
 
-    fakes = {
-        "train_pretrainer": lambda role, config, *args: train(config.model_dir, role),
+    fakes = {  # by stage
+        "teacher": lambda out, *args: train(out, "teacher"),
+        "student": lambda out, *args: train(out, "student"),
         "finetune": lambda out, *args: {**train(out, "finetune"), "model": f"{out}/m.keras",
                                         "best_dev_accuracy": 0.5, "best_step": 3},
-        "export_model": export,
-        "dev_accuracy": lambda *args: {"examples": 4, "accuracy": {"int8": 0.5},
-                                       "agreement": {"int8": 1.0}},
-        "time_latency": lambda *args: {"num_threads": 1, "rounds": 1, "table": "(table)",
-                                       "real_text": {"buckets": [16], "table": "(real)"}}}
+        "export": export,
+        "accuracy": lambda *args: {"examples": 4, "accuracy": {"int8": 0.5},
+                                   "agreement": {"int8": 1.0}},
+        "latency": lambda *args: {"num_threads": 1, "rounds": 1, "table": "(table)",
+                                  "real_text": {"buckets": [16], "table": "(real)"}}}
     for name, fake in fakes.items():
-        monkeypatch.setattr(demo, name, fake)
+        monkeypatch.setitem(STAGES, name, fake)
     demo.run_demo(ram_path, SMOKE_CONFIG)
 
     assert list(tmp_path.iterdir()) == []
@@ -126,16 +130,16 @@ def test_bookkeeping_on_a_bucket_work_dir(ram_path, tmp_path, monkeypatch, capsy
     assert fileio.read_text(results["corpus"]["files"]["heldout"]).strip()
     assert "| int8 | 0.5000 | 100.00% |" in fileio.read_text(results["summary"]["summary"])
     assert fileio.read_bytes(results["summary"]["losses_plot"])[:8] == PNG
-    assert demo.scalar_series(f"{ram_path}/teacher/summaries", "loss/loss") == (
+    assert scalar_series(f"{ram_path}/teacher/summaries", "loss/loss") == (
         [1, 2, 3], [1.0, 0.5, pytest.approx(1 / 3)])
     log = f"{ram_path}/export/convert.log"
-    with demo.native_logs_to(log):  # appends, as to a local file
+    with fileio.native_logs_to(log):  # appends, as to a local file
         os.write(2, b"second line\n")
     assert fileio.read_text(log) == "converter log line\nsecond line\n"
 
     capsys.readouterr()
     for name in fakes:
-        monkeypatch.setattr(demo, name, never)
+        monkeypatch.setitem(STAGES, name, never)
     demo.run_demo(ram_path, SMOKE_CONFIG)
     assert capsys.readouterr().out.count("done before, skipped.") == len(STAGES)
     other = dataclasses.replace(SMOKE_CONFIG, vocab_size=7)
@@ -143,9 +147,14 @@ def test_bookkeeping_on_a_bucket_work_dir(ram_path, tmp_path, monkeypatch, capsy
         demo.run_demo(ram_path, other)
 
 
-def test_every_setting_belongs_to_a_stage():
-    assert set(FIELD_STAGES) == {f.name for f in dataclasses.fields(DemoConfig)}
-    assert set(FIELD_STAGES.values()) <= set(STAGES)
+def test_a_setting_of_no_stage_is_refused(tmp_path):
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        vocab_size: int = setting("vocab", 8)
+        steps: int = setting("teacher", 1)  # a stage the pipeline does not have
+
+    with pytest.raises(ValueError, match=r"Config.steps names the stage 'teacher'"):
+        Pipeline(str(tmp_path), Config(), ("corpus", "vocab"), 2)
 
 
 def test_printed_commands_make_the_configs_the_demo_runs():

@@ -1,0 +1,124 @@
+"""The demo's report: `summary.md` from every stage's result, and the loss curves of its
+training stages (`losses.png`)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from mobilebert_tf import fileio
+from mobilebert_tf.demo.pipeline import Pipeline
+
+
+def scalar_series(summary_dir: str, tag: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of one scalar in a TensorBoard event directory, by step (a resumed
+    run's later value wins)."""
+    from tensorflow.core.util import event_pb2
+
+    points = {}
+    files = fileio.glob(tf.io.gfile.join(summary_dir, "events.out.tfevents.*"))
+    for record in tf.data.TFRecordDataset(files) if files else ():
+        event = event_pb2.Event.FromString(record.numpy())
+        for value in event.summary.value:
+            if value.tag == tag:
+                points[event.step] = float(tf.make_ndarray(value.tensor))
+    steps = sorted(points)
+    return steps, [points[s] for s in steps]
+
+
+def plot_losses(work: Pipeline, path: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    panels = (("teacher: MLM + NSP loss", "teacher", "loss/loss"),
+              ("student: PKT layer losses, then PD", "student", "loss/loss"),
+              ("sentiment fine-tuning loss", "finetune", "loss/loss"))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    for ax, (title, stage, tag) in zip(axes, panels):
+        steps, values = scalar_series(tf.io.gfile.join(work.dir(stage), "summaries"), tag)
+        if values:
+            width = max(len(values) // 50, 1)  # moving average over ~2% of the run
+            smooth = np.convolve(values, np.ones(width) / width, mode="valid")
+            ax.plot(steps, values, color="#c0c0c0", linewidth=0.6)
+            ax.plot(steps[width - 1:], smooth, color="#4c72b0")
+        if stage == "student":  # the ends of the PKT stages
+            for layer in range(1, work.config.num_layers + 1):
+                ax.axvline(layer * work.config.transfer_steps, color="#dd8452",
+                           linewidth=0.6, linestyle="--")
+            ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fileio.write_figure(fig, path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _nats(values: list[float] | None) -> str:
+    """Per-layer values as `0.02 / 0.31 / ...`; `-` for a stage finished before they were
+    measured."""
+    from mobilebert_tf.run.experiment import per_layer
+
+    return per_layer(values) if values else "-"
+
+
+def write_summary(out: str, work: Pipeline) -> dict:
+    """`summary.md` (every stage's numbers) and `losses.png` in `out`, from the results of
+    `work`, a demo run with every stage done; returns their paths."""
+    r = work.results
+    teacher, student = r["teacher"], r["student"]
+    accuracy, export, latency = r["accuracy"], r["export"], r["latency"]
+    lines = ["# MobileBERT demo: summary", "",
+             f"Corpus: {r['corpus']['documents']} documents, {r['corpus']['words']:,} words; "
+             f"vocab {r['vocab']['size']} WordPiece tokens; "
+             f"{r['records']['train']['examples']:,} train / "
+             f"{r['records']['heldout']['examples']:,} held-out sequences of "
+             f"{work.config.seq_length}.", "",
+             "| model | parameters (with MLM/NSP heads) | held-out MLM accuracy | "
+             "attention KL from uniform, per layer (nats) |",
+             "|---|---|---|---|",
+             f"| teacher ({work.config.teacher_preset}, {work.config.num_layers} layers) | "
+             f"{teacher['params']['total']:,} | {teacher['mlm_accuracy']:.4f} | "
+             f"{_nats(teacher.get('attention_kl'))} |",
+             f"| student ({work.config.student_preset}, PKT) | {student['params']['total']:,} | "
+             f"{student['mlm_accuracy']:.4f} | {_nats(student.get('attention_kl'))} |", "",
+             f"Sentiment (Rotten Tomatoes fresh/rotten), dev split of "
+             f"{accuracy['examples']} snippets; best balanced-dev accuracy while fine-tuning "
+             f"{r['finetune']['best_dev_accuracy']:.4f}.", "",
+             "Every `.tflite` is runtime-ready: it loads unchanged in MediaPipe's "
+             "`TextClassifier` and the TFLite Task Library's `BertNLClassifier` (metadata: "
+             "inputs `ids`/`mask`/`segment_ids`, output `probability`, vocab and labels "
+             f"packed), tokenizing text as the device does (`{work.config.text_normalization}`"
+             " normalization, also used to fine-tune); `export/saved_model` takes raw "
+             "strings (`serving_text`).", "",
+             "| model | dev accuracy | agrees with Keras | MediaPipe from raw text: accuracy "
+             "| agrees with Keras | file MB | size / float32 |",
+             "|---|---|---|---|---|---|---|"]
+    float_bytes = export["bytes"].get("float32")
+    for name, value in accuracy["accuracy"].items():
+        size = export["bytes"].get(name)
+        on_device = accuracy.get("mediapipe", {}).get(name)
+        lines.append(f"| {name} | {value:.4f} | "
+                     + (f"{accuracy['agreement'][name]:.2%}" if name in accuracy["agreement"]
+                        else "-") + " | "
+                     + (f"{on_device['accuracy']:.4f} | {on_device['agreement']:.2%}"
+                        if on_device else "- | -") + " | "
+                     + (f"{size / 2**20:.2f} | {size / float_bytes:.2f}x" if size else "- | -")
+                     + " |")
+    lines += ["", f"Latency: LiteRT interpreter, XNNPACK, {latency['num_threads']} threads, "
+              f"batch 1, {latency['rounds']} interleaved rounds (demo student at sequence "
+              f"length {work.config.seq_length}; full-size models at 128, random weights).",
+              "", "```", latency["table"], "```", "",
+              "Real text, one dev text at a time (all "
+              f"{accuracy['examples']}): the fixed files padded to {work.config.seq_length} "
+              "vs their length-adaptive twins (`export/adaptive/`), resized to each text or "
+              f"kept per length bucket {latency['real_text']['buckets']}:", "",
+              latency["real_text"]["table"], "",
+              "Plots: `summary/losses.png`, `latency/latency.png`."]
+    text = "\n".join(lines) + "\n"
+    summary = fileio.write_text(tf.io.gfile.join(out, "summary.md"), text)
+    print("\n" + text)
+    losses = plot_losses(work, tf.io.gfile.join(out, "losses.png"))
+    return {"summary": summary, "losses_plot": losses}
