@@ -4,7 +4,7 @@
 `--eval_every` steps, measures held-out MLM accuracy and per-layer attention KL from uniform.
 
 `--kind pkt`: each variant distills a `mobilebert_mini` student from `--teacher` by layer-wise
-transfer only (no PD) and, at the end of every layer's stage, measures per layer the
+transfer (then PD where it says) and, at the end of every stage, measures per layer the
 feature-map and attention transfer losses (held out), the student's attention KL from
 uniform and its held-out MLM accuracy (the teacher's copied head read from the student's
 last layer), beside the teacher's.
@@ -36,7 +36,7 @@ BASE = {
     "teacher": dict(optimizer="lamb", learning_rate=2e-3, warmup_steps=150, batch_size=32,
                     steps=3000, dropout=True, overrides={}),
     "pkt": dict(optimizer="lamb", learning_rate=2e-3, warmup_steps=0, batch_size=32,
-                transfer_steps=100, lower_multiplier=0.0, attention_transfer=True,
+                transfer_steps=100, pd_steps=0, lower_multiplier=0.0, attention_transfer=True,
                 feature_map_transfer=True, overrides={}),
 }
 VARIANTS = {
@@ -47,6 +47,8 @@ VARIANTS = {
         "lamb_1e-2_nodrop": dict(learning_rate=1e-2, dropout=False),
         "adamw_1e-3": dict(optimizer="adamw", learning_rate=1e-3),
         "lamb_1e-2_b16": dict(learning_rate=1e-2, batch_size=16),
+        # The study's stronger teacher (issue #15: held-out MLM >= 0.25), trained once.
+        "study_lamb_1e-2_8k": dict(learning_rate=1e-2, steps=8000),
     },
     "pkt": {
         "lamb_2e-3": {},
@@ -55,6 +57,8 @@ VARIANTS = {
         "lamb_1e-2_200": dict(learning_rate=1e-2, transfer_steps=200),
         "lamb_1e-2_400": dict(learning_rate=1e-2, transfer_steps=400),
         "lamb_5e-3_400": dict(learning_rate=5e-3, transfer_steps=400),
+        # The demo's student: the layer stages above, then its 500 PD steps at the same LR.
+        "lamb_1e-2_400_pd500": dict(learning_rate=1e-2, transfer_steps=400, pd_steps=500),
         "adamw_1e-3": dict(optimizer="adamw", learning_rate=1e-3),
         "lamb_1e-2_no_fmt": dict(learning_rate=1e-2, feature_map_transfer=False),
     },
@@ -130,7 +134,7 @@ def training_config(kind: str, r: dict, model_dir: str, data: dict):
                                   checkpoint_every=FLAGS.eval_every, **common)
     return run.DistillConfig(
         preset=STUDENT_PRESET, teacher_preset=TEACHER_PRESET, teacher_checkpoint=FLAGS.teacher,
-        distill_strategy="pkt", transfer_steps=r["transfer_steps"], pd_steps=0,
+        distill_strategy="pkt", transfer_steps=r["transfer_steps"], pd_steps=r["pd_steps"],
         lower_multiplier=r["lower_multiplier"], attention_transfer=r["attention_transfer"],
         feature_map_transfer=r["feature_map_transfer"], checkpoint_every=r["transfer_steps"],
         **common)

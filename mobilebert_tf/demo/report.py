@@ -35,7 +35,9 @@ def plot_losses(work: Pipeline, path: str) -> str:
     panels = (("teacher: MLM + NSP loss", "teacher", "loss/loss"),
               ("student: PKT layer losses, then PD", "student", "loss/loss"),
               ("sentiment fine-tuning loss", "finetune", "loss/loss"))
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    fig, axes = plt.subplots(1, 4, figsize=(18, 3.6))
+    plot_stage_ends(axes[3], work.results["student"].get("stage_ends", []),
+                    work.results["teacher"].get("attention_kl"))
     for ax, (title, stage, tag) in zip(axes, panels):
         steps, values = scalar_series(tf.io.gfile.join(work.dir(stage), "summaries"), tag)
         if values:
@@ -54,6 +56,53 @@ def plot_losses(work: Pipeline, path: str) -> str:
     fileio.write_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_stage_ends(ax, rows: list[dict], teacher_kl: list[float] | None) -> None:
+    """Per student layer, the held-out AT loss at the end of every distillation stage (solid)
+    against the teacher's attention KL from uniform (dotted: AT of a student whose attention
+    is uniform), and FMT / 10 (dashed)."""
+    colors = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")
+    steps = [row["step"] for row in rows]
+    for layer in range(len(rows[0]["at"]) if rows else 0):
+        color = colors[layer % len(colors)]
+        ax.plot(steps, [row["at"][layer] for row in rows], "o-", color=color,
+                label=f"layer {layer}")
+        ax.plot(steps, [row["fmt"][layer] / 10 for row in rows], "s--", color=color,
+                alpha=0.5)
+        if teacher_kl:
+            ax.axhline(teacher_kl[layer], color=color, linestyle=":", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_title("student at stage ends: AT (o), FMT/10 (s)")
+    ax.set_xlabel("step")
+    if rows:
+        ax.legend(fontsize=7)
+
+
+def stage_end_lines(student: dict, teacher: dict) -> list[str]:
+    """The summary's table of where layer transfer stood at each stage end, and how the
+    student before PD compares with the teacher."""
+    rows = student.get("stage_ends")
+    if not rows:
+        return []
+    lines = ["Layer transfer, held out, at the end of every distillation stage: the "
+             "student's MLM accuracy, and per layer the feature-map (FMT) and attention "
+             "(AT, KL(teacher || student)) losses against the teacher.", "",
+             "| after stage | step | student MLM | FMT per layer | AT per layer |",
+             "|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['stage']} | {row['step']} | {row['mlm_accuracy']:.4f} | "
+                     f"{_nats(row['fmt'])} | {_nats(row['at'])} |")
+    before_pd = [row for row in rows if row["stage"].startswith("pkt_layer_")]
+    if before_pd and teacher.get("attention_kl"):
+        last = before_pd[-1]
+        ratios = [at / max(kl, 1e-9) for at, kl in zip(last["at"], teacher["attention_kl"])]
+        lines += ["", f"Before PD the student's held-out MLM accuracy is "
+                  f"{last['mlm_accuracy'] / teacher['mlm_accuracy']:.2f}x the teacher's, and "
+                  f"each layer's AT is {_nats(ratios)} x the teacher's attention KL from "
+                  "uniform (1 = the student's attention no closer to the teacher's than "
+                  "uniform attention is)."]
+    return lines + [""]
 
 
 def _nats(values: list[float] | None) -> str:
@@ -84,6 +133,7 @@ def write_summary(out: str, work: Pipeline) -> dict:
              f"{_nats(teacher.get('attention_kl'))} |",
              f"| student ({work.config.student_preset}, PKT) | {student['params']['total']:,} | "
              f"{student['mlm_accuracy']:.4f} | {_nats(student.get('attention_kl'))} |", "",
+             *stage_end_lines(student, teacher),
              f"Sentiment (Rotten Tomatoes fresh/rotten), dev split of "
              f"{accuracy['examples']} snippets; best balanced-dev accuracy while fine-tuning "
              f"{r['finetune']['best_dev_accuracy']:.4f}.", "",

@@ -78,13 +78,21 @@ def train_teacher(out: str, config: DemoConfig, done: dict) -> dict:
 
 def train_student(out: str, config: DemoConfig, done: dict) -> dict:
     """`run.distill` of `student_config` (PKT from the teacher, then PD), then as the
-    teacher's."""
-    from mobilebert_tf.run.experiment import train_pretrainer
+    teacher's; plus `stage_ends`: where layer transfer stood at the end of every stage."""
+    from mobilebert_tf.run.experiment import (per_layer, read_stage_ends,
+                                              stage_end_diagnostics, train_pretrainer)
 
     records = done["records"]
-    return train_pretrainer("student", student_config(
-        out, records["train"]["pattern"], done["vocab"]["size"],
-        done["teacher"]["checkpoint"], config), records["heldout"]["pattern"])
+    distill = student_config(out, records["train"]["pattern"], done["vocab"]["size"],
+                             done["teacher"]["checkpoint"], config)
+    heldout = records["heldout"]["pattern"]
+    result = train_pretrainer("student", distill, heldout,
+                              hooks=stage_end_diagnostics(distill, heldout))
+    result["stage_ends"] = read_stage_ends(out)
+    for row in result["stage_ends"]:
+        print(f"after {row['stage']}: held-out MLM {row['mlm_accuracy']:.4f}, per layer FMT "
+              f"{per_layer(row['fmt'])}, AT {per_layer(row['at'])}")
+    return result
 
 
 def finetune(out: str, config: DemoConfig, done: dict) -> dict:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from mobilebert_tf.run.configs import DistillConfig, PretrainConfig
 
 
-def run_training(config):
+def run_training(config, hooks=None):
     """`pretrain`, `distill` or `finetune` of `config` (a `PretrainConfig`, `DistillConfig` or
     `FinetuneConfig`), in process: prints the equivalent `mobilebert-train` command, shows a
     progress bar, logs to `<model_dir>/train.log`. Resumes from `config.model_dir`; returns
-    what the run function returns."""
+    what the run function returns. `hooks`: `run.pretraining.Hooks` (pretrain and distill)."""
     import tf_keras as keras
 
     from mobilebert_tf import run
@@ -21,7 +21,7 @@ def run_training(config):
     print("$ " + command_line(config), flush=True)
     keras.backend.clear_session()  # each run starts from a fresh Keras state
     with run.log_to_file(config.model_dir):
-        result = train(config)
+        result = train(config, hooks=hooks) if hooks else train(config)
     keras.backend.clear_session()
     return result
 
@@ -59,11 +59,74 @@ def per_layer(values: list[float]) -> str:
 
 
 def train_pretrainer(name: str, config: PretrainConfig | DistillConfig,
-                     heldout_files: str) -> dict:
-    """`run_training(config)`, then `evaluate_pretrainer` on `heldout_files`, printed after
-    `name`; returns the evaluation and `checkpoint` (the model directory)."""
-    run_training(config)
+                     heldout_files: str, hooks=None) -> dict:
+    """`run_training(config, hooks)`, then `evaluate_pretrainer` on `heldout_files`, printed
+    after `name`; returns the evaluation and `checkpoint` (the model directory)."""
+    run_training(config, hooks)
     result = evaluate_pretrainer(config, heldout_files)
     print(f"{name} held-out MLM accuracy {result['mlm_accuracy']:.4f}, attention KL from "
           f"uniform per layer {per_layer(result['attention_kl'])}")
     return {"checkpoint": config.model_dir, **result}
+
+
+STAGE_ENDS_FILE = "stage_ends.jsonl"
+
+
+def stage_end_diagnostics(config: DistillConfig, heldout_files: str, max_batches: int = 8):
+    """`run.distill` hooks that measure, at the end of every stage, the student's held-out MLM
+    accuracy and attention KL from uniform, and per layer its feature-map and attention
+    transfer losses against the teacher (`diagnostics.layer_transfer_losses`); each appended
+    to `<model_dir>/stage_ends.jsonl` (a resumed run keeps what was measured before it
+    stopped). Read them with `read_stage_ends`."""
+    import json
+    import math
+
+    import tensorflow as tf
+
+    from mobilebert_tf.data.pretraining_dataset import pretraining_dataset
+    from mobilebert_tf.distillation.diagnostics import (attention_kl_from_uniform,
+                                                        layer_transfer_losses)
+    from mobilebert_tf.training.evaluation import mlm_accuracy
+    from mobilebert_tf.training.loop import Every
+    from mobilebert_tf.training.stage import stage_ends
+
+    def heldout():
+        return pretraining_dataset(heldout_files, config.seq_length, config.max_predictions,
+                                   64, shuffle=False, repeat=False)
+
+    def hooks(trainer):
+        ends = stage_ends(trainer.stages)
+        done = {row["step"] for row in read_stage_ends(config.model_dir)}
+
+        def measure(step: int) -> None:
+            if step not in ends or step in done:
+                return
+            student = trainer.student
+            row = {"step": step, "stage": trainer.stages[ends.index(step)].name,
+                   "mlm_accuracy": mlm_accuracy(student, heldout()),
+                   "attention_kl": attention_kl_from_uniform(student.encoder, heldout(),
+                                                             max_batches),
+                   **layer_transfer_losses(trainer.teacher, student, heldout(),
+                                           trainer.layer_mapping, max_batches)}
+            with tf.io.gfile.GFile(tf.io.gfile.join(config.model_dir, STAGE_ENDS_FILE),
+                                   "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+        # One hook at the stages' common period, so host loops end no more often than that.
+        return [Every(math.gcd(*ends), measure)]
+
+    return hooks
+
+
+def read_stage_ends(model_dir: str) -> list[dict]:
+    """What `stage_end_diagnostics` measured in `model_dir`, by step (none: [])."""
+    import json
+
+    import tensorflow as tf
+
+    path = tf.io.gfile.join(model_dir, STAGE_ENDS_FILE)
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
+        rows = {row["step"]: row for row in map(json.loads, filter(None, f.read().splitlines()))}
+    return [rows[step] for step in sorted(rows)]

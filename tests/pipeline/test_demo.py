@@ -32,6 +32,11 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
         assert 0.0 <= results[stage]["mlm_accuracy"] <= 1.0
         kl = results[stage]["attention_kl"]
         assert len(kl) == SMOKE_CONFIG.num_layers and all(v >= 0.0 for v in kl)
+    # Layer transfer measured at every distillation stage's end: PKT's layers, then PD.
+    ends = results["student"]["stage_ends"]
+    assert [row["stage"] for row in ends] == [f"pkt_layer_{l}" for l in
+                                              range(SMOKE_CONFIG.num_layers)] + ["pd"]
+    assert all(len(row["fmt"]) == len(row["at"]) == SMOKE_CONFIG.num_layers for row in ends)
     # The student is the smaller model, teacher and student share the vocab.
     assert results["student"]["params"]["total"] < results["teacher"]["params"]["total"]
     for precision in PRECISIONS:
@@ -51,6 +56,7 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
     summary = (work_dir / "summary" / "summary.md").read_text()
     assert "held-out MLM accuracy" in summary and "| int8 |" in summary
     assert "attention KL from uniform" in summary and "length-adaptive twins" in summary
+    assert "| pkt_layer_0 | " in summary and "Before PD the student" in summary
     for plot in (work_dir / "summary" / "losses.png", work_dir / "latency" / "latency.png"):
         assert plot.read_bytes()[:8] == PNG
     assert "$ mobilebert-train --mode distill" in stdout
