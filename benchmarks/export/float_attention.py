@@ -17,4 +17,4 @@ def float_attention_int8(saved_model_dir: str, calibration: list[dict]) -> bytes
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: iter(calibration)
     return tflite._convert_int8(converter, calibration,  # pylint: disable=protected-access
-                                tflite.FLOAT_OPS_IN_INT8 + ("BATCH_MATMUL",))
+                                tflite.FLOAT_OPS_IN_INT8 + (tflite.ATTENTION_MATMUL_OP,))

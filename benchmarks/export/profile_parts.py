@@ -37,19 +37,20 @@ FLAGS = flags.FLAGS
 class WithoutAttention(FoldedModel):
     """Context = V: no Q/K matmul, no logits, softmax, or attention matmuls."""
 
-    def _heads(self, x, batch, seq, heads, size, num=None):
+    def _heads(self, x, batch, heads, size, num=None):
         return x if num is None else tf.split(x, num, axis=-1)
 
-    def _attention(self, query, key, value, mask_adder, batch, seq):
+    def _attention(self, query, key, value, mask_adder):
         return value
 
 
 class WithoutSoftmax(FoldedModel):
     """The attention matmuls without the mask ADD and SOFTMAX between them."""
 
-    def _attention(self, query, key, value, mask_adder, batch, seq):
+    def _attention(self, query, key, value, mask_adder):
         context = tf.matmul(tf.matmul(query, key, transpose_b=True), value)
-        return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, -1])
+        return tf.reshape(tf.transpose(context, [0, 2, 1, 3]),
+                          [-1, query.shape[1] * value.shape[-1]])
 
 
 class WithoutFfns(FoldedModel):
@@ -62,10 +63,10 @@ class WithoutFfns(FoldedModel):
 class PerTensorTransposes(FoldedModel):
     """Q and K split before going head-major: one TRANSPOSE each."""
 
-    def _heads(self, x, batch, seq, heads, size, num=None):
+    def _heads(self, x, batch, heads, size, num=None):
         if num is None:
-            return super()._heads(x, batch, seq, heads, size)
-        return [super(PerTensorTransposes, self)._heads(part, batch, seq, heads, size)
+            return super()._heads(x, batch, heads, size)
+        return [super(PerTensorTransposes, self)._heads(part, batch, heads, size)
                 for part in tf.split(x, num, axis=-1)]
 
 

@@ -20,16 +20,25 @@ import tf_keras as keras
 from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder
 from mobilebert_tf.export import text_serving  # also registers tensorflow-text's ops
 from mobilebert_tf.export.folded import FoldedModel
+from mobilebert_tf.layers.attention import MASK_BIAS, MASKED_LOGITS, SCALED_LOGITS
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 
 PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 
+# TFLite op names the int8 conversion (and its tests) match.
+SOFTMAX_OP = "SOFTMAX"
+ATTENTION_MATMUL_OP = "BATCH_MATMUL"
 # Full-integer int8 keeps each SOFTMAX and the additive mask in float: XNNPACK delegates no
 # int8 SOFTMAX, and a quantized mask (-1e4) would force a scale so coarse that every real logit
 # rounds to the same code (MOBILEBERT.md s. 6). Attention's two BATCH_MATMULs are int8: XNNPACK
 # takes an int8 BATCH_MATMUL only when its right-hand operand has zero point 0, which
 # `_make_symmetric` arranges. So the whole graph is one XNNPACK partition.
-FLOAT_OPS_IN_INT8 = ("SOFTMAX",)
+FLOAT_OPS_IN_INT8 = (SOFTMAX_OP,)
+# Graph ops kept float in int8 by name (named so in `mobilebert_tf.layers.attention`, which
+# both the Keras model and `FoldedModel` use): the logit scale and the mask ADD before each
+# softmax, and the additive mask itself (`MASK_BIAS`): quantized, its output range [-1e4, 0]
+# gets the scale of the MUL after it, so `1 - mask` rounds to 0 and padding is attended to.
+FLOAT_NODES_IN_INT8 = (SCALED_LOGITS, MASKED_LOGITS, MASK_BIAS)
 
 
 def serving_outputs(model: keras.Model, inputs: dict, training: bool = False) -> dict:
@@ -141,10 +150,10 @@ def convert(saved_model_dir: str, precision: str,
 
 def _convert_int8(converter: tf.lite.TFLiteConverter, samples: list[dict],
                   float_ops: Iterable[str] = FLOAT_OPS_IN_INT8) -> bytes:
-    """Full-integer conversion with `float_ops`, the additive mask, and the logit scale and
-    mask ADD before each softmax left in float (the last three found by name: the converter's
-    tensor names follow our layer names). Between calibration and quantization, attention's
-    matmuls get their outputs' ranges measured and their right-hand operands made symmetric."""
+    """Full-integer conversion with `float_ops` and the `FLOAT_NODES_IN_INT8` ops left in
+    float (those found by name: the converter's tensor names follow our op names). Between
+    calibration and quantization, attention's matmuls get their outputs' ranges measured and
+    their right-hand operands made symmetric."""
     from tensorflow.lite.python import convert as lite_convert  # as QuantizationDebugger does
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -152,20 +161,18 @@ def _convert_int8(converter: tf.lite.TFLiteConverter, samples: list[dict],
     calibrated = converter.convert()
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
     matmuls = [op for op in model.subgraphs[0].operators
-               if flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) == "BATCH_MATMUL"]
+               if flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) == ATTENTION_MATMUL_OP]
     _measure_ranges(model, calibrated, samples, [op.outputs[0] for op in matmuls])
     _make_symmetric(model, [op.inputs[1] for op in matmuls])
     float_nodes = [t.name.decode() for t in model.subgraphs[0].tensors
-                   if _ATTENTION_LOGIT_OP.search(t.name.decode())]
+                   if _FLOAT_NODE.search(t.name.decode())]
     return lite_convert.mlir_quantize(
         bytes(flatbuffer_utils.convert_object_to_bytearray(model)),
         denylisted_ops=list(float_ops), denylisted_nodes=float_nodes)
 
 
-# The logit scale and mask ops, named so in `MultiHeadSelfAttention.call` and `FoldedModel`,
-# and the additive mask itself (`mask_bias`): quantized, its output range [-1e4, 0] gets the
-# scale of the MUL after it, so `1 - mask` rounds to 0 and padding is attended to.
-_ATTENTION_LOGIT_OP = re.compile(r"((scaled|masked)_logits|mask_bias)(_\d+)?$")
+# A tensor named after one of `FLOAT_NODES_IN_INT8` (TF uniquifies repeats with `_<n>`).
+_FLOAT_NODE = re.compile(rf"({'|'.join(FLOAT_NODES_IN_INT8)})(_\d+)?$")
 # Ops whose int8 output shares its input's scale and zero point (the data input's index).
 _SAME_SCALE_OPS = {"RESHAPE": 0, "TRANSPOSE": 0, "SPLIT": 1, "SPLIT_V": 0, "SQUEEZE": 0,
                    "EXPAND_DIMS": 0}

@@ -13,17 +13,40 @@ from mobilebert_tf.layers.seeded_dropout import SeededDropout
 # attention to every padded key and makes outputs depend on the amount of padding.
 MASK_LOGIT = -10000.0
 
+# Names of the ops the full-int8 export keeps float (export/tflite.py finds them by name; its
+# tests match them): the additive mask, and the logit scale and mask ADD before each softmax.
+MASK_BIAS = "mask_bias"
+SCALED_LOGITS = "scaled_logits"
+MASKED_LOGITS = "masked_logits"
+
+
+def additive_mask(mask):
+    """float `mask` `[batch, 1, 1, seq]` (1 = real token) -> the additive logit mask."""
+    one = tf.constant(1.0, mask.dtype)  # bfloat16 under mixed_bfloat16, as `mask` is
+    return tf.multiply(tf.subtract(one, mask, name=MASK_BIAS), MASK_LOGIT, name=MASK_BIAS)
+
+
+def masked_logits(query, key, mask_adder, logit_scale=None):
+    """`query @ key^T`, times `logit_scale` (None: the caller folded it into `query`), plus
+    `mask_adder`: `[batch, heads, seq, seq]` from `[batch, heads, seq, size]` operands."""
+    logits = tf.matmul(query, key, transpose_b=True)
+    if logit_scale is not None:
+        logits = tf.multiply(logits, logit_scale, name=SCALED_LOGITS)
+    return tf.add(logits, mask_adder, name=MASKED_LOGITS)
+
+
+def weighted_values(probs, value):
+    """Attention probabilities times `value` `[batch, heads, seq, size]`, token-major:
+    `[batch, seq, heads, size]`."""
+    return tf.transpose(tf.matmul(probs, value), [0, 2, 1, 3])
+
 
 @keras.saving.register_keras_serializable(package="mobilebert_tf")
 class AttentionMask(keras.layers.Layer):
     """`input_mask` `[batch, seq]` (1 = real token) -> additive logit mask `[batch, 1, 1, seq]`."""
 
     def call(self, input_mask):
-        mask = tf.cast(input_mask, self.compute_dtype)[:, None, None, :]
-        # Named for the int8 export, which keeps these ops float (see export/tflite.py).
-        one = tf.constant(1.0, mask.dtype)  # bfloat16 under mixed_bfloat16, as `mask` is
-        return tf.multiply(tf.subtract(one, mask, name="mask_bias"), MASK_LOGIT,
-                           name="mask_bias")
+        return additive_mask(tf.cast(input_mask, self.compute_dtype)[:, None, None, :])
 
 
 @keras.saving.register_keras_serializable(package="mobilebert_tf")
@@ -76,12 +99,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         q = self._split_heads(self.query_dense(query))
         k = self._split_heads(self.key_dense(key))
         v = self._split_heads(self.value_dense(value))
-        logits = tf.multiply(tf.matmul(q, k, transpose_b=True),
-                             1.0 / math.sqrt(self.head_size), name="scaled_logits")
-        # Export finds these two ops by name to keep them in float (mobilebert_tf.export).
-        logits = tf.add(logits, mask_adder, name="masked_logits")
+        logits = masked_logits(q, k, mask_adder, 1.0 / math.sqrt(self.head_size))
         probs = self.dropout(tf.nn.softmax(logits, axis=-1), training=training)
-        context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
+        context = weighted_values(probs, v)
         batch, seq = tf.shape(context)[0], tf.shape(context)[1]
         context = tf.reshape(context, [batch, seq, self.num_heads * self.head_size])
         return self.output_dense(context), logits

@@ -7,6 +7,17 @@ from mobilebert_tf.layers.factory import make_dense, make_norm
 from mobilebert_tf.layers.seeded_dropout import SeededDropout
 
 
+def trigram_window(words, mask):
+    """Word embeddings `[batch, seq, width]` -> those of tokens t+1, t and t-1 side by side
+    `[batch, seq, 3 * width]`, zeros past either end and at padding (float `mask` 0)."""
+    # Deviation from GR/TFMG/HF, which let the last real token see the [PAD] embedding as its
+    # t+1 neighbour, so outputs changed with the amount of padding.
+    words *= mask[:, :, None]
+    return tf.concat([tf.pad(words[:, 1:], [[0, 0], [0, 1], [0, 0]]),
+                      words,
+                      tf.pad(words[:, :-1], [[0, 0], [1, 0], [0, 0]])], axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="mobilebert_tf")
 class MobileBertEmbedding(keras.layers.Layer):
     """Word, position and segment embeddings summed, normalized and dropped out.
@@ -82,12 +93,7 @@ class MobileBertEmbedding(keras.layers.Layer):
         with tf.control_dependencies(checks):
             words = tf.gather(self.word_embeddings, input_word_ids)
         if self.use_trigram:
-            # Deviation from GR/TFMG/HF, which let the last real token see the [PAD] embedding
-            # as its t+1 neighbour, so outputs changed with the amount of padding.
-            words *= tf.cast(input_mask, words.dtype)[:, :, None]
-            words = tf.concat([tf.pad(words[:, 1:], [[0, 0], [0, 1], [0, 0]]),
-                               words,
-                               tf.pad(words[:, :-1], [[0, 0], [1, 0], [0, 0]])], axis=-1)
+            words = trigram_window(words, tf.cast(input_mask, words.dtype))
         if self.projection is not None:
             words = self.projection(words)
         positions = self.position_embeddings[:dynamic_length]

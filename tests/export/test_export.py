@@ -15,6 +15,7 @@ from mobilebert_tf import (INPUT_KEYS, MobileBertClassifier, MobileBertPretraine
 from mobilebert_tf.data.synthetic_records import synthetic_examples, write_pretraining_records
 from mobilebert_tf.data.vocab import default_vocab_file
 from mobilebert_tf.export import benchmark, exporter, fidelity, loading, text_serving, tflite
+from mobilebert_tf.layers.attention import MASK_BIAS
 from mobilebert_tf.testing import encoder_inputs, randomize_norms, relative_error, run_module
 
 SEQ = 16
@@ -81,12 +82,12 @@ def test_int8_attention_matmuls_are_int8_in_one_partition(int8_files, name):
     softmax (not delegated in int8) stays float."""
     content = int8_files[name][1]
     assert {o[0]["dtype"] for _, o in _ops(content, "FULLY_CONNECTED")} == {np.int8}
-    matmuls = _ops(content, "BATCH_MATMUL")
+    matmuls = _ops(content, tflite.ATTENTION_MATMUL_OP)
     assert len(matmuls) == 2 * 2  # two per layer
     for inputs, outputs in matmuls:
         assert [t["dtype"] for t in inputs + outputs] == [np.int8] * 3
         assert inputs[1]["quantization"][1] == 0  # (scale, zero point)
-    assert {o[0]["dtype"] for _, o in _ops(content, "SOFTMAX")} == {np.float32}
+    assert {o[0]["dtype"] for _, o in _ops(content, tflite.SOFTMAX_OP)} == {np.float32}
     interpreter = Interpreter(model_content=content, num_threads=2)
     interpreter.allocate_tensors()
     assert benchmark.delegate_partitions(interpreter) == 1  # all of it in one XNNPACK graph
@@ -108,7 +109,7 @@ def test_int8_attention_ignores_padding(int8_files):
     content = int8_files["encoder"][1]
     interpreter = Interpreter(model_content=content)
     mask_ops = [op for op in interpreter._get_ops_details()
-                if "mask_bias" in interpreter._get_tensor_details(op["outputs"][0], 0)["name"]]
+                if MASK_BIAS in interpreter._get_tensor_details(op["outputs"][0], 0)["name"]]
     assert mask_ops and all(interpreter._get_tensor_details(op["outputs"][0], 0)["dtype"]
                             == np.float32 for op in mask_ops)
     short = {k: v.numpy() for k, v in encoder_inputs(1, 6, 500, seed=5).items()}

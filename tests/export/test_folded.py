@@ -44,22 +44,22 @@ def test_norms_are_folded_and_dense_layers_merged():
     encoder = build_encoder("mobilebert_mini", num_layers=2, vocab_size=300)
     randomize_norms(encoder, 0.9, 1.1, signed=True)  # narrow: the scale is never materialized
     graph = folded_model(encoder)
-    names = set(graph._weights)
+    names = set(graph.constants)
     assert not any("scale" in n for n in names if n != "final_scale")
     # One matmul reads the block input (bottleneck | shared Q/K bottleneck | V), one the
     # shared bottleneck (Q | K); no separate norm parameters remain.
-    assert graph._weights["layer_0/input/kernel"].shape == (128, 32 + 32 + 32)
-    assert graph._weights["layer_0/qk/kernel"].shape == (32, 64)
+    assert graph.constants["layer_0/input/kernel"].shape == (128, 32 + 32 + 32)
+    assert graph.constants["layer_0/qk/kernel"].shape == (32, 64)
     assert not any(n.endswith(("gamma", "beta")) for n in names)
 
 
 def test_wide_scales_are_materialized():
     encoder = build_encoder("mobilebert_mini", num_layers=2, vocab_size=300)
     randomize_norms(encoder, 0.05, 4.0, signed=True)
-    names = set(folded_model(encoder)._weights)
+    names = set(folded_model(encoder).constants)
     assert any(n.endswith("/scale") for n in names)
     assert folded.MAX_SCALE_SPREAD < 100
     # A float graph may carry the scale to the end whatever its spread, exactly.
     carried = folded.FoldedModel(encoder, max_scale_spread=math.inf)
-    assert not any(n.endswith("/scale") for n in carried._weights)
+    assert not any(n.endswith("/scale") for n in carried.constants)
     _assert_equal_outputs(encoder, carried)
