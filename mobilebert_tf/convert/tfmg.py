@@ -81,8 +81,7 @@ def port_tfmg_encoder(source, target: MobileBertEncoder) -> None:
             or a shape that does not match even after the attention reshape.
     """
     rules = _MOBILEBERT_RULES if type(source).__name__ == "MobileBERTEncoder" else _BERT_RULES
-    source_weights = {name.split("/", 1)[1] if name.startswith(source.name + "/") else name: v
-                      for name, v in ((w.name.rsplit(":", 1)[0], w) for w in source.weights)}
+    source_weights = named_weights(source)
     mapping = tfmg_name_map(source_weights, rules)
     targets = named_weights(target)
     unused = sorted(set(source_weights) - set(mapping))

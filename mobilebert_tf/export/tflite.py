@@ -17,10 +17,11 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder
+from mobilebert_tf.encoder import MobileBertEncoder
 from mobilebert_tf.export import text_serving  # also registers tensorflow-text's ops
 from mobilebert_tf.export.folded import FoldedModel
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
+from mobilebert_tf.signature import input_spec
 
 PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 
@@ -67,8 +68,7 @@ def _signature(model: keras.Model, batch_size: int, seq_length: int,
                          "position table (max_position).")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}.")
-    shape = [batch_size, None if dynamic_length else seq_length]
-    return {key: tf.TensorSpec(shape, tf.int32, name=key) for key in INPUT_KEYS}
+    return input_spec(batch_size, None if dynamic_length else seq_length)
 
 
 def save_saved_model(model: keras.Model, export_dir: str, batch_size: int = 1,

@@ -7,7 +7,7 @@ import tensorflow as tf
 from mobilebert_tf import MobileBertPretrainer, build_encoder, fileio, get_preset
 from mobilebert_tf.convert import exporter, importer
 from mobilebert_tf.convert.convert_checkpoint import convert
-from mobilebert_tf.testing import encoder_inputs
+from mobilebert_tf.signature import encoder_inputs
 
 OVERRIDES = {"num_layers": 2, "vocab_size": 100, "max_position": 64}
 
