@@ -1,5 +1,5 @@
-"""Helpers only the test suites use: error bounds, layer checks, TFMG's encoder, subprocesses.
-Nothing in `mobilebert_tf` imports this module (tests/test_layering.py checks)."""
+"""Helpers only the test suites use: error bounds, layer checks, Model Garden's encoder, and
+subprocesses. Nothing in `mobilebert_tf` imports this module (tests/test_layering.py checks)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def export_tf1_checkpoint(model: keras.Model, prefix: str, einsum_kernels: bool 
 
 def export_hf_safetensors(model: keras.Model, path: str) -> str:
     """`model` as a Hugging Face `MobileBertForPreTraining`-named safetensors file. The
-    word table is written once (HF ties `cls.predictions.decoder.weight` to it)."""
+    word table is written once (Hugging Face ties `cls.predictions.decoder.weight` to it)."""
     return write_safetensors(path, foreign_arrays(model, "hf"), metadata={"format": "pt"})
 
 

@@ -1,5 +1,5 @@
 """Port weights of tf-models-official's encoders (`MobileBERTEncoder`, `BertEncoderV2`) into a
-`MobileBertEncoder`, by name.
+`MobileBertEncoder`, by name. (TFMG: TensorFlow Model Garden's port, docs/mobilebert.md §0.)
 
 TFMG keeps attention kernels as 3-D einsum kernels (`[in, heads, head_size]` and
 `[heads, head_size, out]`); ours are 2-D dense kernels, so those are reshaped. Every other

@@ -7,7 +7,7 @@ from mobilebert_tf.training.parameter_groups import group_layers
 from mobilebert_tf.weights import named_weights
 
 
-# What the paper copies before layer-wise transfer (MOBILEBERT.md section 3).
+# What the paper copies before layer-wise transfer (docs/mobilebert.md §3).
 COPIED_GROUPS = ("embeddings", "mlm_head", "nsp_head")
 
 
@@ -16,9 +16,9 @@ def copy_pretraining_weights(teacher: MobileBertPretrainer,
     """Copy embeddings (word, 3-gram projection, position, type), MLM head and NSP head from
     `teacher` to `student`, matching weights by name within each group.
 
-    The embedding norm is copied only when both models use the same kind of norm (TFMG copies
-    by position and so swaps NoNorm's gamma and beta). Any other name the student has and the
-    teacher lacks, or a shape mismatch, is an error.
+    The embedding norm is copied only when both models use the same kind of norm (Model
+    Garden's port, TFMG, copies by position and so swaps NoNorm's gamma and beta). Any other
+    name the student has and the teacher lacks, or a shape mismatch, is an error.
 
     Returns:
         `{"copied": [...], "skipped": [...]}` of "group/name" keys.

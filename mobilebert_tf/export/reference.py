@@ -1,7 +1,7 @@
-"""The reference side of the latency benchmark: tf-models-official's `MobileBERTEncoder`
-and BERT-base (`BertEncoderV2`) converted by the same converter as ours, with random weights
-(norm parameters randomized too: the converter deletes identity NoNorms, which would make
-untrained models look faster than trained ones)."""
+"""The reference side of the latency benchmark: tf-models-official's (TFMG's)
+`MobileBERTEncoder` and BERT-base (`BertEncoderV2`) converted by the same converter as ours,
+with random weights (norm parameters randomized too: the converter deletes identity NoNorms,
+which would make untrained models look faster than trained ones)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 
 # Full-integer int8 keeps each SOFTMAX and the additive mask in float: XNNPACK delegates no
 # int8 SOFTMAX, and a quantized mask (-1e4) would force a scale so coarse that every real logit
-# rounds to the same code (MOBILEBERT.md s. 6). Attention's two BATCH_MATMULs are int8: XNNPACK
+# rounds to the same code (docs/mobilebert.md §5). Attention's two BATCH_MATMULs are int8: XNNPACK
 # takes an int8 BATCH_MATMUL only when its right-hand operand has zero point 0, which
 # `_make_symmetric` arranges. So the whole graph is one XNNPACK partition.
 FLOAT_OPS_IN_INT8 = ("SOFTMAX",)

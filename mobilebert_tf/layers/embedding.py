@@ -82,8 +82,9 @@ class MobileBertEmbedding(keras.layers.Layer):
         with tf.control_dependencies(checks):
             words = tf.gather(self.word_embeddings, input_word_ids)
         if self.use_trigram:
-            # Deviation from GR/TFMG/HF, which let the last real token see the [PAD] embedding
-            # as its t+1 neighbour, so outputs changed with the amount of padding.
+            # Deviation from GR/TFMG/HF (docs/mobilebert.md §0), which let the last real token
+            # see the [PAD] embedding as its t+1 neighbour, so outputs changed with the amount
+            # of padding.
             words *= tf.cast(input_mask, words.dtype)[:, :, None]
             words = tf.concat([tf.pad(words[:, 1:], [[0, 0], [0, 1], [0, 0]]),
                                words,

@@ -14,7 +14,8 @@ from official.modeling.optimization.legacy_adamw import AdamWeightDecay
 
 from mobilebert_tf.weights import weight_name
 
-# Norm parameters and biases get neither weight decay nor LAMB's layer adaptation (BERT, GR).
+# Norm parameters and biases get neither weight decay nor LAMB's layer adaptation (as in BERT
+# and the authors' code, GR).
 # Our names: ".../norm/gamma", ".../attention_norm/beta", "mlm_head/layer_norm/gamma",
 # ".../bias", "mlm_head/output_bias".
 DEFAULT_EXCLUSIONS = ("norm", "bias")

@@ -1,4 +1,4 @@
-"""Golden comparison with tf-models-official's encoders, weights ported by name.
+"""Golden comparison with tf-models-official's (TFMG's) encoders, weights ported by name.
 
 Tolerance: relative, max|ours - theirs| / max|theirs| <= 1e-5 per layer output. NoNorm
 activations are unnormalized and grow with depth, so an absolute bound would be meaningless;
