@@ -37,8 +37,9 @@ def randomize_norms(model: keras.layers.Layer, low: float = 0.5, high: float = 1
                     signed: bool = False, seed: int = 0) -> None:
     """Give every norm a random gamma in [low, high] (random sign with `signed`) and beta.
 
-    Fresh NoNorms are the identity, which the TFLite converter deletes and which hides
-    mistakes in any code that moves or folds them; trained norms are not the identity.
+    Fresh NoNorms are the identity, which the TFLite converter deletes (so untrained models
+    time too fast, docs/mobilebert.md §5) and which hides mistakes in any code that moves or
+    folds them; trained norms are not the identity.
     """
     rng = np.random.default_rng(seed)
     for w in model.weights:
