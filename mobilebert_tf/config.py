@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 NORMS = ("layer_norm", "no_norm")
 ACTIVATIONS = ("relu", "gelu")
-# Where the attention's query, key and value come from (paper table 1, MOBILEBERT.md section 1):
+# Where the attention's query, key and value come from (paper table 1, docs/mobilebert.md §1):
 #   "block_input":       Q, K, V all read the 512-wide block input (IB-BERT, BERT-base).
 #   "shared_bottleneck": Q and K read their own shared 512->intra bottleneck, V the block
 #                        input (MobileBERT).

@@ -8,9 +8,7 @@ import tf_keras as keras
 
 from mobilebert_tf.config import MobileBertConfig, get_preset
 from mobilebert_tf.layers import AttentionMask, MobileBertEmbedding, Pooler, TransformerBlock
-
-# The TF-Hub BERT encoder signature.
-INPUT_KEYS = ("input_word_ids", "input_mask", "input_type_ids")
+from mobilebert_tf.signature import INPUT_KEYS  # the encoder's input keys, also exported here
 
 
 @keras.saving.register_keras_serializable(package="mobilebert_tf")

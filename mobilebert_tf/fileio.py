@@ -20,6 +20,8 @@ import tempfile
 
 import tensorflow as tf
 
+from mobilebert_tf.errors import InputError, MissingInputError
+
 
 @contextlib.contextmanager
 def _os_errors(path: str):
@@ -83,15 +85,26 @@ def glob(pattern: str) -> list[str]:
         return []
 
 
-def checkpoint_prefix(path: str) -> str | None:
+def checkpoint_prefix(path: str, name: str = "checkpoint") -> str:
     """The checkpoint prefix at `path`: `path` itself when `path.index` exists, or a
-    directory's latest checkpoint; None when there is none."""
-    with _os_errors(path):
-        # The prefix first: `ram://` calls every string prefix of a file a directory.
-        if tf.io.gfile.exists(path + ".index"):
-            return path
-        prefix = tf.train.latest_checkpoint(path) if tf.io.gfile.isdir(path) else None
-        return prefix if prefix and tf.io.gfile.exists(prefix + ".index") else None
+    directory's latest checkpoint. The one place a path becomes a checkpoint.
+
+    Raises:
+        MissingInputError: no checkpoint there; InputError: `path` cannot be read. Both
+            messages name `name` (the setting that gave `path`) and `path`.
+    """
+    try:
+        with _os_errors(path):
+            # The prefix first: `ram://` calls every string prefix of a file a directory.
+            if tf.io.gfile.exists(path + ".index"):
+                return path
+            prefix = tf.train.latest_checkpoint(path) if tf.io.gfile.isdir(path) else None
+            if prefix and tf.io.gfile.exists(prefix + ".index"):
+                return prefix
+    except OSError as e:
+        raise InputError(f"Cannot read {name} {path!r}: {e}") from None
+    raise MissingInputError(f"No {name} at {path!r} (a checkpoint prefix, or a directory of "
+                            "checkpoints written by pretraining, distillation or conversion).")
 
 
 def checkpoint_reader(prefix: str):

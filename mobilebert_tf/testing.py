@@ -1,22 +1,11 @@
-"""Helpers the test suites share: inputs of the encoder's signature and layer checks."""
+"""Helpers only the test suites use: error bounds, layer checks, Model Garden's encoder, and
+subprocesses. Nothing in `mobilebert_tf` imports this module (tests/test_layering.py checks)."""
 
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
-
-
-def encoder_inputs(batch: int, seq_length: int, vocab_size: int, lengths=None, seed: int = 0,
-                   type_vocab_size: int = 2) -> dict[str, tf.Tensor]:
-    """Random TF-Hub-BERT inputs; row i has `lengths[i]` real tokens then [PAD] (id 0)."""
-    rng = np.random.default_rng(seed)
-    lengths = [seq_length] * batch if lengths is None else list(lengths)
-    mask = (np.arange(seq_length)[None, :] < np.array(lengths)[:, None]).astype(np.int32)
-    ids = rng.integers(1, vocab_size, size=(batch, seq_length)).astype(np.int32) * mask
-    types = rng.integers(0, type_vocab_size, size=(batch, seq_length)).astype(np.int32) * mask
-    return {"input_word_ids": tf.constant(ids), "input_mask": tf.constant(mask),
-            "input_type_ids": tf.constant(types)}
 
 
 def relative_error(actual, expected) -> float:
@@ -38,23 +27,6 @@ def assert_config_round_trip(layer: keras.layers.Layer, call) -> None:
     tf.nest.map_structure(
         lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)),
         call(clone), expected)
-
-
-def randomize_norms(model: keras.layers.Layer, low: float = 0.5, high: float = 1.5,
-                    signed: bool = False, seed: int = 0) -> None:
-    """Give every norm a random gamma in [low, high] (random sign with `signed`) and beta.
-
-    Fresh NoNorms are the identity, which the TFLite converter deletes and which hides
-    mistakes in any code that moves or folds them; trained norms are not the identity.
-    """
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        leaf = w.name.split("/")[-1]
-        if leaf.startswith("gamma"):
-            gamma = rng.uniform(low, high, w.shape)
-            w.assign(gamma * rng.choice([-1.0, 1.0], w.shape) if signed else gamma)
-        elif leaf.startswith("beta"):
-            w.assign(rng.normal(0.0, 0.1, w.shape))
 
 
 def tfmg_mobilebert_encoder(config, **kwargs):

@@ -19,7 +19,7 @@ from absl import app, flags, logging
 from mobilebert_tf import fileio
 from mobilebert_tf.encoder import build_encoder
 from mobilebert_tf.export import benchmark, exporter, tflite
-from mobilebert_tf.testing import randomize_norms
+from mobilebert_tf.weights import randomize_norms
 from float_attention import float_attention_int8  # benchmarks/export/ is on sys.path
 
 flags.DEFINE_string("preset", "mobilebert", "Our preset.")

@@ -20,10 +20,11 @@ import tempfile
 from absl import app, flags, logging
 import tensorflow as tf
 
-from mobilebert_tf.encoder import INPUT_KEYS, build_encoder
+from mobilebert_tf.encoder import build_encoder
 from mobilebert_tf.export import benchmark, exporter, tflite
 from mobilebert_tf.export.folded import FoldedModel
-from mobilebert_tf.testing import randomize_norms
+from mobilebert_tf.signature import input_spec
+from mobilebert_tf.weights import randomize_norms
 
 flags.DEFINE_string("preset", "mobilebert", "Our preset.")
 flags.DEFINE_integer("seq_length", 128, "Sequence length.")
@@ -84,7 +85,7 @@ VARIANTS = {"full": FoldedModel, "without attention": WithoutAttention,
 
 
 def _saved_model(graph: FoldedModel, path: str) -> str:
-    spec = {k: tf.TensorSpec([1, FLAGS.seq_length], tf.int32, name=k) for k in INPUT_KEYS}
+    spec = input_spec(1, FLAGS.seq_length)
     module = tf.Module()
     module.graph = graph
     module.serve = tf.function(lambda inputs: module.graph(inputs), input_signature=[spec])

@@ -24,7 +24,7 @@ from absl import app, flags
 from mobilebert_tf import MobileBertClassifier, fileio
 from mobilebert_tf.export import benchmark, exporter, loading
 from mobilebert_tf.export.reference import reference_suite
-from mobilebert_tf.testing import randomize_norms
+from mobilebert_tf.weights import randomize_norms
 
 flags.DEFINE_list("tflite", [], "name=path pairs of .tflite files to time.")
 flags.DEFINE_bool("reference", False, "Build and time ours and the reference encoders.")

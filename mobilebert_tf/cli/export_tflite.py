@@ -58,7 +58,8 @@ flags.DEFINE_string("labels_file", None, "A classifier's label names, one per li
                     "order [--calibration_task's labels, else 0, 1, ...].")
 flags.DEFINE_string("data_dir", None, "GLUE/SQuAD files of --calibration_task.")
 flags.DEFINE_bool("use_tfds", False, "Read --calibration_task through tensorflow-datasets.")
-flags.DEFINE_integer("num_calibration", 100, "Calibration examples for full int8 (GR: 100).")
+flags.DEFINE_integer("num_calibration", 100, "Calibration examples for full int8 (the "
+                     "authors' code: 100).")
 flags.DEFINE_integer("num_fidelity", 16, "Examples for the fidelity check.")
 flags.DEFINE_integer("num_threads", 2, "Interpreter threads for the fidelity check.")
 flags.DEFINE_bool("fold", True, "Export the folded graph (NoNorms folded into dense layers, "

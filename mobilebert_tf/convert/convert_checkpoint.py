@@ -15,7 +15,7 @@ import tensorflow as tf
 from mobilebert_tf import fileio
 from mobilebert_tf.config import get_preset
 from mobilebert_tf.convert import exporter, importer
-from mobilebert_tf.testing import encoder_inputs
+from mobilebert_tf.signature import encoder_inputs, save_encoder_saved_model
 
 
 def convert(source_format: str, source: str, preset: str, output_dir: str,
@@ -37,8 +37,7 @@ def convert(source_format: str, source: str, preset: str, output_dir: str,
     tf.io.gfile.makedirs(output_dir)
     encoder = model.encoder if with_heads else model
     checkpoint = exporter.save_tf2_checkpoint(model, output_dir)
-    saved_model = exporter.save_encoder_saved_model(encoder, tf.io.gfile.join(output_dir,
-                                                                          "saved_model"))
+    saved_model = save_encoder_saved_model(encoder, tf.io.gfile.join(output_dir, "saved_model"))
     fileio.write_json(tf.io.gfile.join(output_dir, "config.json"), config.to_dict())
     fileio.write_text(tf.io.gfile.join(output_dir, "import_report.json"), report.to_json())
 

@@ -1,5 +1,6 @@
-"""Write our models out: as TF2 checkpoints and SavedModels (this project's formats), and
-through the inverse name maps as the authors' TF1 checkpoints or Hugging Face safetensors."""
+"""Write our models out: as TF2 checkpoints (this project's format; the encoder's SavedModel
+is `signature.save_encoder_saved_model`), and through the inverse name maps as the authors' TF1
+checkpoints or Hugging Face safetensors."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import tf_keras as keras
 from mobilebert_tf.convert import name_maps
 from mobilebert_tf.convert.importer import _model_weights, to_source
 from mobilebert_tf.convert.safetensors import write_safetensors
-from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder
+from mobilebert_tf.encoder import MobileBertEncoder
 
 
 def foreign_arrays(model: keras.Model, target_format: str,
@@ -52,7 +53,7 @@ def export_tf1_checkpoint(model: keras.Model, prefix: str, einsum_kernels: bool 
 
 def export_hf_safetensors(model: keras.Model, path: str) -> str:
     """`model` as a Hugging Face `MobileBertForPreTraining`-named safetensors file. The
-    word table is written once (HF ties `cls.predictions.decoder.weight` to it)."""
+    word table is written once (Hugging Face ties `cls.predictions.decoder.weight` to it)."""
     return write_safetensors(path, foreign_arrays(model, "hf"), metadata={"format": "pt"})
 
 
@@ -66,21 +67,3 @@ def save_tf2_checkpoint(model: keras.Model, directory: str) -> str:
     encoder = model if isinstance(model, MobileBertEncoder) else model.encoder
     checkpoint = tf.train.Checkpoint(model=model, encoder=encoder)
     return checkpoint.save(tf.io.gfile.join(directory, "ckpt"))
-
-
-def save_encoder_saved_model(encoder: MobileBertEncoder, export_dir: str) -> str:
-    """A SavedModel whose `serving_default` takes the TF-Hub BERT inputs (int32, any batch
-    and length up to `max_position`) and returns `sequence_output` and `pooled_output`."""
-    spec = {key: tf.TensorSpec([None, None], tf.int32, name=key) for key in INPUT_KEYS}
-
-    @tf.function(input_signature=[spec])
-    def serve(inputs):
-        outputs = encoder(inputs, training=False)
-        return {"sequence_output": outputs["sequence_output"],
-                "pooled_output": outputs["pooled_output"]}
-
-    module = tf.Module()
-    module.encoder = encoder
-    module.serve = serve
-    tf.saved_model.save(module, export_dir, signatures={"serving_default": serve})
-    return export_dir

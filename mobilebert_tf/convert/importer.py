@@ -36,7 +36,8 @@ class ImportReport:
     Attributes:
         source_format, source_path: what was read.
         loaded: `{our name: source name}` for every weight filled.
-        tied: `{source alias: our name}` for tied copies checked equal (HF's decoder weight).
+        tied: `{source alias: our name}` for tied copies checked equal (Hugging Face's decoder
+            weight).
         missing: our weights the checkpoint does not hold (only head weights: a missing
             encoder weight is an error), left at their initial values.
         unused: source variables not loaded, by kind: "optimizer" (slots), "bookkeeping"

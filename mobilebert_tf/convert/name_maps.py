@@ -44,7 +44,8 @@ class Entry:
 
     `source_shape` is the shape the source must have; `alt_shapes` are other accepted layouts
     of the same row-major values (TF1 attention kernels, 2-D or 3-D). `aliases` are other
-    source names that hold the same tied variable (e.g. HF's decoder weight is the word table).
+    source names that hold the same tied variable (e.g. Hugging Face's decoder weight is the
+    word table).
     """
 
     target: str

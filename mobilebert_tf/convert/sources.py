@@ -31,10 +31,7 @@ class Source:
 
 def read_tf_checkpoint(path: str, source_format: str) -> Source:
     """A TF1 name-based or TF2 object-based checkpoint (prefix or directory)."""
-    prefix = fileio.checkpoint_prefix(path)
-    if prefix is None:
-        raise FileNotFoundError(f"No TensorFlow checkpoint at {path!r} (neither a prefix with "
-                                "a .index file nor a directory holding a checkpoint).")
+    prefix = fileio.checkpoint_prefix(path, "TensorFlow checkpoint")
     reader = fileio.checkpoint_reader(prefix)
     keys = {key: tuple(shape) for key, shape in reader.get_variable_to_shape_map().items()
             if key != _OBJECT_GRAPH_KEY}

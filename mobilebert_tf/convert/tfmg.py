@@ -1,5 +1,5 @@
 """Port weights of tf-models-official's encoders (`MobileBERTEncoder`, `BertEncoderV2`) into a
-`MobileBertEncoder`, by name.
+`MobileBertEncoder`, by name. (TFMG: TensorFlow Model Garden's port, docs/mobilebert.md §0.)
 
 TFMG keeps attention kernels as 3-D einsum kernels (`[in, heads, head_size]` and
 `[heads, head_size, out]`); ours are 2-D dense kernels, so those are reshaped. Every other
@@ -81,8 +81,7 @@ def port_tfmg_encoder(source, target: MobileBertEncoder) -> None:
             or a shape that does not match even after the attention reshape.
     """
     rules = _MOBILEBERT_RULES if type(source).__name__ == "MobileBERTEncoder" else _BERT_RULES
-    source_weights = {name.split("/", 1)[1] if name.startswith(source.name + "/") else name: v
-                      for name, v in ((w.name.rsplit(":", 1)[0], w) for w in source.weights)}
+    source_weights = named_weights(source)
     mapping = tfmg_name_map(source_weights, rules)
     targets = named_weights(target)
     unused = sorted(set(source_weights) - set(mapping))

@@ -310,7 +310,8 @@ class SpanPrediction:
         text: The best valid span's text; "" when no window offers one.
         score: Its `start_logit + end_logit`; -inf when there is none.
         null_score: The lowest `[CLS]` score (`start_logit[0] + end_logit[0]`) over the
-            question's windows, as GR and the BERT reference take it; +inf with no windows.
+            question's windows, as the authors' code (GR) and the BERT reference take it; +inf
+            with no windows.
     """
     text: str
     score: float

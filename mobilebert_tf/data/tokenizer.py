@@ -9,9 +9,6 @@ import tensorflow_text as tf_text
 
 from mobilebert_tf.data.vocab import Vocab, default_vocab_file
 
-# The TF-Hub BERT encoder signature (the same keys as `mobilebert_tf.encoder.INPUT_KEYS`).
-INPUT_KEYS = ("input_word_ids", "input_mask", "input_type_ids")
-
 # tf-models-official's reference WordPiece gives up on words longer than 400 characters;
 # tensorflow-text counts bytes. 400 bytes matches it on ASCII text.
 DEFAULT_MAX_BYTES_PER_WORD = 400

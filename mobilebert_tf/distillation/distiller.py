@@ -72,6 +72,8 @@ class Distiller(StagedTrainer):
             off; at least one must stay on when a stage transfers layers).
 
     Example:
+    >>> from mobilebert_tf.distillation.schedule import make_schedule
+    >>> from mobilebert_tf.training.optimizer import create_optimizer, schedule_for_stages
     >>> distiller = Distiller(teacher, student, make_schedule("pkt", 2, 10, 20))
     >>> distiller.compile(optimizer=create_optimizer("lamb", schedule_for_stages(distiller.stages)))
     >>> distiller.set_stage(0); logs = distiller.train_step(batch)

@@ -1,4 +1,4 @@
-"""Distillation losses as pure functions (MOBILEBERT.md section 3).
+"""Distillation losses as pure functions (docs/mobilebert.md §3).
 
 Every function takes tensors and returns a float32 scalar: the mean over the positions that
 count. Each loss also has a `*_terms` form (where useful) returning `(sum, count)` so that a
@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from mobilebert_tf.training.losses import f32 as _f32, soft_cross_entropy
 
-# Paper weights of the feature-map-transfer terms (GR `distill_util.py` defaults).
+# Paper weights of the feature-map-transfer terms (the defaults of `distill_util.py` in the
+# authors' code, GR; GR, TFMG and HF are defined in docs/mobilebert.md §0).
 FMT_MSE_WEIGHT = 100.0
 FMT_MEAN_WEIGHT = 5000.0
 FMT_VAR_WEIGHT = 5.0

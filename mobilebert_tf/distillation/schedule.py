@@ -48,8 +48,8 @@ def pkt_schedule(num_layers: int, steps_per_layer: int, pd_steps: int,
                  lower_multiplier: float = 0.0, learning_rate: float = 1.5e-3,
                  warmup_steps: int = 0, pd_warmup_steps: int = 0) -> list[DistillStage]:
     """Progressive knowledge transfer: stage l trains layer l on its own transfer losses, the
-    layers below at `lower_multiplier` (0 = frozen; GR uses 0.1), and nothing else; then PD
-    trains everything."""
+    layers below at `lower_multiplier` (0 = frozen; the authors' code, GR, uses 0.1), and
+    nothing else; then PD trains everything."""
     stages = []
     for layer in range(num_layers):
         multipliers = {f"layer_{layer}": 1.0}

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import tf_keras as keras
-
 from mobilebert_tf.models import MobileBertPretrainer
 from mobilebert_tf.training.parameter_groups import group_layers
+from mobilebert_tf.weights import named_weights
 
 
-def relative_weights(layer: keras.layers.Layer) -> dict:
-    """`{name: variable}` for `layer`'s weights, named relative to the layer itself.
-
-    A weight's full name depends on where it was built ("embeddings/word_embeddings:0" in a
-    standalone encoder, "pretrainer/mlm_head/dense/kernel:0" for a head built in the model's
-    call); everything up to and including the layer's own name is dropped, so the same weight
-    of two models gets the same key ("word_embeddings", "dense/kernel").
-    """
-    named = {}
-    for variable in layer.weights:
-        parts = variable.name.rsplit(":", 1)[0].split("/")
-        if layer.name not in parts:
-            raise ValueError(f"Weight {variable.name} of {layer.name} does not carry the "
-                             "layer's name; cannot name it relative to the layer.")
-        key = "/".join(parts[parts.index(layer.name) + 1:])
-        if key in named:
-            raise ValueError(f"Two weights of {layer.name} are both named {key!r}.")
-        named[key] = variable
-    return named
-
-
-# What the paper copies before layer-wise transfer (MOBILEBERT.md section 3).
+# What the paper copies before layer-wise transfer (docs/mobilebert.md §3).
 COPIED_GROUPS = ("embeddings", "mlm_head", "nsp_head")
 
 
@@ -38,9 +16,9 @@ def copy_pretraining_weights(teacher: MobileBertPretrainer,
     """Copy embeddings (word, 3-gram projection, position, type), MLM head and NSP head from
     `teacher` to `student`, matching weights by name within each group.
 
-    The embedding norm is copied only when both models use the same kind of norm (TFMG copies
-    by position and so swaps NoNorm's gamma and beta). Any other name the student has and the
-    teacher lacks, or a shape mismatch, is an error.
+    The embedding norm is copied only when both models use the same kind of norm (Model
+    Garden's port, TFMG, copies by position and so swaps NoNorm's gamma and beta). Any other
+    name the student has and the teacher lacks, or a shape mismatch, is an error.
 
     Returns:
         `{"copied": [...], "skipped": [...]}` of "group/name" keys.
@@ -49,8 +27,8 @@ def copy_pretraining_weights(teacher: MobileBertPretrainer,
     same_norm = teacher.encoder.config.norm == student.encoder.config.norm
     copied, skipped = [], []
     for group in COPIED_GROUPS:
-        source = relative_weights(teacher_groups[group])
-        for name, target in relative_weights(student_groups[group]).items():
+        source = named_weights(teacher_groups[group])
+        for name, target in named_weights(student_groups[group]).items():
             key = f"{group}/{name}"
             if group == "embeddings" and name.startswith("norm/") and not same_norm:
                 skipped.append(key)

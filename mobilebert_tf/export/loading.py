@@ -8,6 +8,7 @@ import tf_keras as keras
 
 from mobilebert_tf import fileio
 from mobilebert_tf.encoder import build_encoder
+from mobilebert_tf.errors import MissingInputError
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 from mobilebert_tf.training.loop import restore_model
 
@@ -45,9 +46,11 @@ def check_inputs(model_path: str | None = None, checkpoint: str | None = None,
     if model_path is not None and not tf.io.gfile.exists(model_path):
         raise FileNotFoundError(f"No model file at --model {model_path!r}.")
     if checkpoint is not None:
-        if fileio.checkpoint_prefix(checkpoint) is None:
-            raise FileNotFoundError(f"No checkpoint at --checkpoint {checkpoint!r} (a training "
-                                    "directory or a checkpoint prefix).")
+        try:
+            fileio.checkpoint_prefix(checkpoint, "--checkpoint")
+        except MissingInputError:  # in the words of the other checks here
+            raise MissingInputError(f"No checkpoint at --checkpoint {checkpoint!r} (a training "
+                                    "directory or a checkpoint prefix).") from None
         if preset is None:
             raise ValueError("Exporting from --checkpoint needs --preset, the preset it was "
                              "trained with.")

@@ -1,34 +1,24 @@
-"""The reference side of the latency benchmark: tf-models-official's `MobileBERTEncoder`
-and BERT-base (`BertEncoderV2`) converted by the same converter as ours, with random weights
-(norm parameters randomized too: the converter deletes identity NoNorms, which would make
-untrained models look faster than trained ones)."""
+"""The reference side of the latency benchmark: tf-models-official's (TFMG's)
+`MobileBERTEncoder` and BERT-base (`BertEncoderV2`) converted by the same converter as ours,
+with random weights (norm parameters randomized too: the converter deletes identity NoNorms,
+which would make untrained models look faster than trained ones)."""
 
 from __future__ import annotations
-
 
 import tensorflow as tf
 
 from mobilebert_tf.encoder import INPUT_KEYS, build_encoder
 from mobilebert_tf.export import exporter, tflite
-from mobilebert_tf.testing import randomize_norms
+from mobilebert_tf.signature import save_encoder_saved_model
+from mobilebert_tf.weights import randomize_norms
 
 
 def convert_reference(encoder, seq_length, precision, work_dir):
     """tf-models-official encoders through the same converter (their graph as they build it,
     plain full-integer quantization: what a user of the reference gets today)."""
-    spec = {k: tf.TensorSpec([1, seq_length], tf.int32, name=k) for k in INPUT_KEYS}
-
-    @tf.function(input_signature=[spec])
-    def serve(inputs):
-        outputs = encoder(inputs, training=False)
-        return {"sequence_output": outputs["sequence_output"],
-                "pooled_output": outputs["pooled_output"]}
-
-    path = tf.io.gfile.join(work_dir, f"reference_{encoder.name}")
-    module = tf.Module()
-    module.encoder = encoder
-    tf.saved_model.save(module, path, signatures={"serving_default":
-                                                  serve.get_concrete_function()})
+    path = save_encoder_saved_model(encoder, tf.io.gfile.join(work_dir,
+                                                              f"reference_{encoder.name}"),
+                                    batch_size=1, seq_length=seq_length)
     converter = tf.lite.TFLiteConverter.from_saved_model(path)
     if precision != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -17,11 +17,12 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder
+from mobilebert_tf.encoder import MobileBertEncoder
 from mobilebert_tf.export import text_serving  # also registers tensorflow-text's ops
 from mobilebert_tf.export.folded import FoldedModel
 from mobilebert_tf.layers.attention import MASK_BIAS, MASKED_LOGITS, SCALED_LOGITS
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
+from mobilebert_tf.signature import input_spec
 
 PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 
@@ -30,7 +31,7 @@ SOFTMAX_OP = "SOFTMAX"
 ATTENTION_MATMUL_OP = "BATCH_MATMUL"
 # Full-integer int8 keeps each SOFTMAX and the additive mask in float: XNNPACK delegates no
 # int8 SOFTMAX, and a quantized mask (-1e4) would force a scale so coarse that every real logit
-# rounds to the same code (MOBILEBERT.md s. 6). Attention's two BATCH_MATMULs are int8: XNNPACK
+# rounds to the same code (docs/mobilebert.md §5). Attention's two BATCH_MATMULs are int8: XNNPACK
 # takes an int8 BATCH_MATMUL only when its right-hand operand has zero point 0, which
 # `_make_symmetric` arranges. So the whole graph is one XNNPACK partition.
 FLOAT_OPS_IN_INT8 = (SOFTMAX_OP,)
@@ -76,8 +77,7 @@ def _signature(model: keras.Model, batch_size: int, seq_length: int,
                          "position table (max_position).")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}.")
-    shape = [batch_size, None if dynamic_length else seq_length]
-    return {key: tf.TensorSpec(shape, tf.int32, name=key) for key in INPUT_KEYS}
+    return input_spec(batch_size, None if dynamic_length else seq_length)
 
 
 def save_saved_model(model: keras.Model, export_dir: str, batch_size: int = 1,

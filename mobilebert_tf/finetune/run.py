@@ -140,7 +140,7 @@ def restore_encoder(encoder, path: str) -> str:
         InputError: no checkpoint, no encoder in it, or weights of another shape.
     """
     import tensorflow as tf
-    prefix = loop.checkpoint_prefix(path, "init_checkpoint")
+    prefix = fileio.checkpoint_prefix(path, "init_checkpoint")
     names = sorted(fileio.checkpoint_reader(prefix).get_variable_to_shape_map())
     if any(n.startswith("model/encoder/") for n in names):
         checkpoint = tf.train.Checkpoint(model=tf.train.Checkpoint(encoder=encoder))
@@ -257,7 +257,7 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
     # Inputs first: nothing is built until they are known to be usable.
     task = get_task(config.task)
     if config.init_checkpoint:
-        loop.checkpoint_prefix(config.init_checkpoint, "init_checkpoint")
+        fileio.checkpoint_prefix(config.init_checkpoint, "init_checkpoint")
     import tensorflow as tf
     import tf_keras as keras
 

@@ -36,6 +36,8 @@ class FinetuneTrainer(StagedTrainer):
         seed: Seed of the dropout masks (see `StagedTrainer`).
 
     Example:
+    >>> from mobilebert_tf import MobileBertClassifier, build_encoder
+    >>> from mobilebert_tf.training.optimizer import create_optimizer
     >>> model = MobileBertClassifier(build_encoder("mobilebert_mini", num_layers=2), 2)
     >>> trainer = FinetuneTrainer(model, "classification", finetune_stage(100, 5e-5, 10))
     >>> trainer.compile(optimizer=create_optimizer("adamw", 5e-5))

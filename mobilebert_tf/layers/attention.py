@@ -9,8 +9,9 @@ from mobilebert_tf.layers.factory import make_dense
 from mobilebert_tf.layers.seeded_dropout import SeededDropout
 
 # Added to the logits of padded keys. Softmax then gives them exactly zero weight in float32
-# (exp(-1e4) underflows), as TFMG (-1e9) and HF do. GR adds -6 instead, which leaks ~0.25% of
-# attention to every padded key and makes outputs depend on the amount of padding.
+# (exp(-1e4) underflows), as Model Garden's port (TFMG, -1e9) and Hugging Face (HF) do. The
+# authors' code (GR) adds -6 instead, which leaks ~0.25% of attention to every padded key and
+# makes outputs depend on the amount of padding.
 MASK_LOGIT = -10000.0
 
 # Names of the ops the full-int8 export keeps float (export/tflite.py finds them by name; its

@@ -10,8 +10,8 @@ from mobilebert_tf.layers.seeded_dropout import SeededDropout
 def trigram_window(words, mask):
     """Word embeddings `[batch, seq, width]` -> those of tokens t+1, t and t-1 side by side
     `[batch, seq, 3 * width]`, zeros past either end and at padding (float `mask` 0)."""
-    # Deviation from GR/TFMG/HF, which let the last real token see the [PAD] embedding as its
-    # t+1 neighbour, so outputs changed with the amount of padding.
+    # Deviation from GR/TFMG/HF (docs/mobilebert.md §0), which let the last real token see the
+    # [PAD] embedding as its t+1 neighbour, so outputs changed with the amount of padding.
     words *= mask[:, :, None]
     return tf.concat([tf.pad(words[:, 1:], [[0, 0], [0, 1], [0, 0]]),
                       words,

@@ -16,7 +16,7 @@ class FeedForward(keras.layers.Layer):
         norm: "layer_norm" or "no_norm".
         layer_norm_epsilon: Epsilon of a LayerNorm.
         dropout: Dropout on the output before the residual (plain BERT only; the bottleneck
-            block drops out once, after its output bottleneck, as GR does).
+            block drops out once, after its output bottleneck, as the authors' code, GR, does).
         initializer_range: Stddev of the truncated-normal kernel initializer.
     """
 

@@ -9,6 +9,7 @@ class NoNorm(keras.layers.Layer):
     replacement for LayerNorm (no statistics, so it folds into neighbouring matmuls).
 
     Example:
+    >>> import tensorflow as tf
     >>> NoNorm()(tf.ones([2, 3, 4])).shape
     TensorShape([2, 3, 4])
     """

@@ -10,7 +10,7 @@ from mobilebert_tf.layers.seeded_dropout import SeededDropout
 
 @keras.saving.register_keras_serializable(package="mobilebert_tf")
 class TransformerBlock(keras.layers.Layer):
-    """One block of the encoder (MOBILEBERT.md section 2):
+    """One block of the encoder (docs/mobilebert.md §2):
 
         b   = norm(Dense(hidden->intra)(x))                 input bottleneck
         q,k,v per `qkv_source`                              (x, b, or a shared Q/K bottleneck)

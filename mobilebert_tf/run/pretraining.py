@@ -17,6 +17,7 @@ import tensorflow as tf
 import tf_keras as keras
 from absl import logging
 
+from mobilebert_tf import fileio
 from mobilebert_tf.data.pretraining_dataset import (check_record_shapes, list_record_files,
                                                     pretraining_dataset, resume_start)
 from mobilebert_tf.distillation import Distiller, copy_pretraining_weights, make_schedule
@@ -67,7 +68,7 @@ def distill(config: DistillConfig, strategy: tf.distribute.Strategy | None = Non
 
     Returns / Raises: as `pretrain`; also InputError when there is no teacher checkpoint.
     """
-    teacher_path = loop.checkpoint_prefix(config.teacher_checkpoint, "teacher_checkpoint")
+    teacher_path = fileio.checkpoint_prefix(config.teacher_checkpoint, "teacher_checkpoint")
     model_config = config.model_config()
     stages = _stages(lambda: make_schedule(
         config.distill_strategy, model_config.num_layers, config.transfer_steps,

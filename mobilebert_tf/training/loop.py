@@ -22,7 +22,6 @@ from absl import logging
 
 from mobilebert_tf import fileio
 from mobilebert_tf.data.pretraining_dataset import POSITION_KEY
-from mobilebert_tf.errors import InputError
 from mobilebert_tf.training.stage import stage_at, stage_ends
 from mobilebert_tf.training.trainer import StagedTrainer
 
@@ -262,30 +261,14 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
     return {**logs, "step": int(step)}
 
 
-def checkpoint_prefix(path: str, name: str = "checkpoint") -> str:
-    """The checkpoint at `path`: a prefix, or a directory's latest checkpoint.
-
-    Raises:
-        InputError: no checkpoint there (or the path cannot be read), named `name`.
-    """
-    try:
-        prefix = fileio.checkpoint_prefix(path)
-    except OSError as e:
-        raise InputError(f"Cannot read {name} {path!r}: {e}") from None
-    if prefix is None:
-        raise InputError(f"No {name} at {path!r} (a directory of checkpoints written by "
-                         "pretraining, distillation or conversion, or a checkpoint prefix).")
-    return prefix
-
-
 def restore_model(model, checkpoint_path: str) -> str:
     """Restore a model saved by `train` (the `model` object of its checkpoints) from a
     checkpoint prefix or a directory (its latest checkpoint). Returns the path used."""
-    path = checkpoint_prefix(checkpoint_path)
+    path = fileio.checkpoint_prefix(checkpoint_path)
     status = tf.train.Checkpoint(model=model).restore(path)
     status.expect_partial().assert_existing_objects_matched()
     return path
 
 
 __all__ = ["Every", "Resume", "create_optimizer_slots", "default_steps_per_loop", "is_chief",
-           "checkpoint_prefix", "make_checkpoint", "restore_model", "step_function", "train"]
+           "make_checkpoint", "restore_model", "step_function", "train"]

@@ -5,7 +5,6 @@ learning-rate schedule that restarts at every stage boundary.
 
 from __future__ import annotations
 
-import re
 from typing import Mapping, Sequence
 
 import tensorflow as tf
@@ -13,7 +12,10 @@ import tf_keras as keras
 from official.modeling.optimization.lamb import LAMB
 from official.modeling.optimization.legacy_adamw import AdamWeightDecay
 
-# Norm parameters and biases get neither weight decay nor LAMB's layer adaptation (BERT, GR).
+from mobilebert_tf.weights import weight_name
+
+# Norm parameters and biases get neither weight decay nor LAMB's layer adaptation (as in BERT
+# and the authors' code, GR).
 # Our names: ".../norm/gamma", ".../attention_norm/beta", "mlm_head/layer_norm/gamma",
 # ".../bias", "mlm_head/output_bias".
 DEFAULT_EXCLUSIONS = ("norm", "bias")
@@ -85,15 +87,13 @@ class LearningRateMultipliers:
     learning rate of those variables by m (missing names: 1).
 
     The multipliers are read at trace time, so set them before the step function is traced
-    (the `Distiller` does so once per stage). Names are variable names without ":0" and
-    without a distribution "/replica_N" suffix.
+    (the `Distiller` does so once per stage). Names are `weights.weight_name`s.
     """
 
     lr_multipliers: Mapping[str, float] = {}
 
     def _multiplier(self, var) -> float:
-        name = re.sub(r"(/replica_\d+)?:\d+$", "", var.name)
-        return float(self.lr_multipliers.get(name, 1.0))
+        return float(self.lr_multipliers.get(weight_name(var), 1.0))
 
     def _scaled_state(self, var, apply_state):
         multiplier = self._multiplier(var)

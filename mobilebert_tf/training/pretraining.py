@@ -20,6 +20,8 @@ class PretrainingTrainer(StagedTrainer):
     """MLM (weighted by `masked_lm_weights`) + NSP on hard labels, with dropout.
 
     Example:
+    >>> from mobilebert_tf import MobileBertPretrainer, build_encoder
+    >>> from mobilebert_tf.training.optimizer import create_optimizer, schedule_for_stages
     >>> model = MobileBertPretrainer(build_encoder("ib_bert_mini", num_layers=2))
     >>> trainer = PretrainingTrainer(model, [pretraining_stage(2, 100, 1e-3, 10)])
     >>> trainer.compile(optimizer=create_optimizer("lamb", schedule_for_stages(trainer.stages)))

@@ -3,8 +3,6 @@ distillation: stages, exact losses under `tf.distribute`, optional XLA, loss sca
 
 from __future__ import annotations
 
-import re
-
 import tensorflow as tf
 import tf_keras as keras
 
@@ -12,15 +10,11 @@ from mobilebert_tf.encoder import INPUT_KEYS
 from mobilebert_tf.layers import dropout_seed
 from mobilebert_tf.models import MobileBertPretrainer
 from mobilebert_tf.training.parameter_groups import parameter_groups
+from mobilebert_tf.weights import weight_name
 
 PRETRAINER_KEYS = INPUT_KEYS + ("masked_lm_positions",)
 # Global (all-replica) denominators of the losses; see `StagedTrainer.train_step`.
 COUNT_KEYS = ("tokens", "predictions", "sequences")
-
-
-def variable_name(variable) -> str:
-    """Variable name without ":0" and without a distribution "/replica_N" suffix."""
-    return re.sub(r"(/replica_\d+)?:\d+$", "", variable.name)
 
 
 def _all_reduce_sum(values: tf.Tensor) -> tf.Tensor:
@@ -71,7 +65,7 @@ class StagedTrainer(keras.Model):
         self.stage_index = None
         self._stage_variables = []
         self._gradients_fn = None
-        names = [variable_name(v) for v in model.trainable_variables]
+        names = [weight_name(v) for v in model.trainable_variables]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"Trainable variables share names {duplicates}; learning-rate "
@@ -103,7 +97,7 @@ class StagedTrainer(keras.Model):
         self._stage_variables = [v for group in stage.trained_groups for v in self.groups[group]]
         if self.optimizer is not None:
             self._inner_optimizer().lr_multipliers = {
-                variable_name(v): m for group, m in stage.lr_multipliers.items()
+                weight_name(v): m for group, m in stage.lr_multipliers.items()
                 if m > 0 and m != 1.0 for v in self.groups[group]}
         self._gradients_fn = (tf.function(self._gradients, jit_compile=True) if self.use_jit
                               else self._gradients)

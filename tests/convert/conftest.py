@@ -107,7 +107,7 @@ def tf1_to_hf(arrays):
         name = re.sub(r"layer_(\d+)", r"layer/\1", name)
         *scope, last = name.split("/")
         if last == "kernel":
-            assert value.ndim == 2, f"{name}: HF's converter takes 2-D kernels only"
+            assert value.ndim == 2, f"{name}: Hugging Face's converter takes 2-D kernels only"
             value, last = value.T, "weight"
         elif last in ("gamma", "output_weights"):
             last = "weight"

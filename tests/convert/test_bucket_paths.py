@@ -2,12 +2,14 @@
 only `tf.io.gfile` can open."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from mobilebert_tf import MobileBertPretrainer, build_encoder, fileio, get_preset
-from mobilebert_tf.convert import exporter, importer
+from mobilebert_tf.convert import exporter, importer, sources
 from mobilebert_tf.convert.convert_checkpoint import convert
-from mobilebert_tf.testing import encoder_inputs
+from mobilebert_tf.errors import InputError
+from mobilebert_tf.signature import encoder_inputs
 
 OVERRIDES = {"num_layers": 2, "vocab_size": 100, "max_position": 64}
 
@@ -34,3 +36,12 @@ def test_convert_from_and_to_ram(ram_path):
     assert not report.missing and hf.endswith(".safetensors")
     for ours, theirs in zip(encoder.weights, source.encoder.weights):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_missing_tf_checkpoint_is_named_and_is_a_missing_file(ram_path):
+    """`fileio.checkpoint_prefix`, the one resolver, names what it looked for; its error is
+    both the `InputError` the run layer catches and the `FileNotFoundError` readers expect."""
+    with pytest.raises(FileNotFoundError,
+                       match=f"No TensorFlow checkpoint at '{ram_path}/none'") as error:
+        sources.read_source("tf1", f"{ram_path}/none")
+    assert isinstance(error.value, InputError)

@@ -15,7 +15,7 @@ from mobilebert_tf.convert import exporter
 from mobilebert_tf.convert.architecture import ArchitectureMismatchError
 from mobilebert_tf.convert.convert_checkpoint import convert
 from mobilebert_tf.convert.safetensors import read_safetensors, write_safetensors
-from mobilebert_tf.testing import encoder_inputs
+from mobilebert_tf.signature import encoder_inputs
 from mobilebert_tf.training.loop import restore_model
 
 OVERRIDES = ["num_layers=2", "vocab_size=100", "max_position=64"]

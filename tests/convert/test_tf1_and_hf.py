@@ -23,7 +23,8 @@ from mobilebert_tf.convert import exporter, name_maps
 from mobilebert_tf.convert.architecture import ArchitectureMismatchError
 from mobilebert_tf.convert.importer import CheckpointMismatchError, load_checkpoint
 from mobilebert_tf.convert.safetensors import read_safetensors, write_safetensors
-from mobilebert_tf.testing import encoder_inputs, relative_error
+from mobilebert_tf.signature import encoder_inputs
+from mobilebert_tf.testing import relative_error
 
 RTOL = 1e-5
 VOCAB = 120

@@ -16,7 +16,8 @@ from official.nlp.modeling import models as tfmg_models
 from mobilebert_tf import get_preset
 from mobilebert_tf.convert.architecture import ArchitectureMismatchError
 from mobilebert_tf.convert.importer import CheckpointMismatchError, load_checkpoint
-from mobilebert_tf.testing import encoder_inputs, relative_error, tfmg_mobilebert_encoder
+from mobilebert_tf.signature import encoder_inputs
+from mobilebert_tf.testing import relative_error, tfmg_mobilebert_encoder
 
 RTOL = 1e-5
 

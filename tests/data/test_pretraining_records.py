@@ -1,4 +1,5 @@
-"""Pretraining TFRecords: determinism, TFMG compatibility both ways, atomic shards, bad input."""
+"""Pretraining TFRecords: determinism, Model Garden (TFMG) compatibility both ways, atomic
+shards, bad input."""
 
 import filecmp
 import glob

@@ -43,8 +43,9 @@ def test_feature_map_statistics_are_per_token_of_this_layer():
                                                    tf.constant(s, tf.float32))
     assert float(mean / count) == pytest.approx(expected_mean, rel=1e-5)
     assert float(var / count) == pytest.approx(expected_var, rel=1e-5)
-    # GR's bug (teacher statistics pooled over all layers) would change the value when other
-    # layers change; ours sees only this layer's tensors, so pooled stats give another number.
+    # The bug of the authors' code, GR (teacher statistics pooled over all layers), would change
+    # the value when other layers change; ours sees only this layer's tensors, so pooled stats
+    # give another number.
     pooled = np.concatenate([t, t * 10.0], axis=-1)
     gr_var = np.mean(np.abs(pooled.var(-1) - s.var(-1)))
     assert abs(gr_var - expected_var) > 1.0

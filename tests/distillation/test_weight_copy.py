@@ -3,26 +3,27 @@
 import numpy as np
 import pytest
 
-from mobilebert_tf.distillation import copy_pretraining_weights, relative_weights
+from mobilebert_tf.distillation import copy_pretraining_weights
 from mobilebert_tf.training.parameter_groups import group_layers, parameter_groups
+from mobilebert_tf.weights import named_weights
 
 
 def test_relative_names_ignore_model_prefix(pair):
     teacher, student = pair
     t, s = group_layers(teacher), group_layers(student)
-    assert sorted(relative_weights(t["mlm_head"])) == sorted(relative_weights(s["mlm_head"]))
-    assert "dense/kernel" in relative_weights(s["mlm_head"])
-    assert "word_embeddings" in relative_weights(s["embeddings"])
+    assert sorted(named_weights(t["mlm_head"])) == sorted(named_weights(s["mlm_head"]))
+    assert "dense/kernel" in named_weights(s["mlm_head"])
+    assert "word_embeddings" in named_weights(s["embeddings"])
 
 
 def test_copy_by_name_skips_norm_of_another_kind(pair):
     teacher, student = pair
-    before = {k: v.numpy().copy() for k, v in relative_weights(student.encoder.embedding).items()}
+    before = {k: v.numpy().copy() for k, v in named_weights(student.encoder.embedding).items()}
     report = copy_pretraining_weights(teacher, student)
     assert set(report["skipped"]) == {"embeddings/norm/gamma", "embeddings/norm/beta"}
     for group in ("embeddings", "mlm_head", "nsp_head"):
-        source = relative_weights(group_layers(teacher)[group])
-        for name, variable in relative_weights(group_layers(student)[group]).items():
+        source = named_weights(group_layers(teacher)[group])
+        for name, variable in named_weights(group_layers(student)[group]).items():
             if f"{group}/{name}" in report["skipped"]:
                 np.testing.assert_array_equal(variable.numpy(), before[name])
             else:

@@ -10,7 +10,8 @@ from ai_edge_litert.interpreter import Interpreter
 
 from mobilebert_tf import MobileBertClassifier, MobileBertSpanLabeler, build_encoder
 from mobilebert_tf.export import benchmark, exporter, fidelity, tflite
-from mobilebert_tf.testing import randomize_norms, run_module
+from mobilebert_tf.testing import run_module
+from mobilebert_tf.weights import randomize_norms
 
 SEQ = 32
 

@@ -16,7 +16,9 @@ from mobilebert_tf.data.synthetic_records import synthetic_examples, write_pretr
 from mobilebert_tf.data.vocab import default_vocab_file
 from mobilebert_tf.export import benchmark, exporter, fidelity, loading, text_serving, tflite
 from mobilebert_tf.layers.attention import MASK_BIAS
-from mobilebert_tf.testing import encoder_inputs, randomize_norms, relative_error, run_module
+from mobilebert_tf.signature import encoder_inputs
+from mobilebert_tf.testing import relative_error, run_module
+from mobilebert_tf.weights import randomize_norms
 
 SEQ = 16
 PRESET = "mobilebert_mini"

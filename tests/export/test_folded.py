@@ -8,7 +8,9 @@ import pytest
 from mobilebert_tf import MobileBertClassifier, MobileBertSpanLabeler, build_encoder
 from mobilebert_tf.export import folded
 from mobilebert_tf.export.tflite import folded_model, serving_outputs
-from mobilebert_tf.testing import encoder_inputs, randomize_norms, relative_error
+from mobilebert_tf.signature import encoder_inputs
+from mobilebert_tf.testing import relative_error
+from mobilebert_tf.weights import randomize_norms
 
 TOLERANCE = 1e-5
 # Norms get signed gammas over a wide range: the folded graph divides by them.

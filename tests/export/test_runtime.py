@@ -11,7 +11,7 @@ from mobilebert_tf.data import sentiment
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.data.vocab import Vocab, default_vocab_file
 from mobilebert_tf.export import exporter, metadata, runtimes, tflite
-from mobilebert_tf.testing import randomize_norms
+from mobilebert_tf.weights import randomize_norms
 
 SEQ = 48
 PRESET = "mobilebert_mini"

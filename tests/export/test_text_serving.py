@@ -19,7 +19,7 @@ from mobilebert_tf.data.classification import TextExample
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.export import exporter, text_serving, tflite
 from mobilebert_tf.finetune.evaluation import squad_inputs, tokenize_examples
-from mobilebert_tf.testing import randomize_norms
+from mobilebert_tf.weights import randomize_norms
 
 SEQ = 32  # short: most dev snippets and every pair get truncated
 SQUAD_SEQ = 48

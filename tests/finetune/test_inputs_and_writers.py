@@ -21,7 +21,7 @@ def test_every_glue_task_squad_and_sentiment_are_known():
     assert dict(mnli.submission_names)["test_mismatched"] == "MNLI-mm"
     squad = get_task("squad_v1.1")
     assert (squad.learning_rate, squad.epochs, squad.batch_size, squad.seq_length) == (
-        4e-5, 5, 32, 384)  # GR's SQuAD recipe
+        4e-5, 5, 32, 384)  # the authors' (GR's) SQuAD recipe
     assert get_task("squad_v2.0").score == "best_f1"
     with pytest.raises(InputError, match="Unknown fine-tuning task 'glue'; known tasks: cola"):
         get_task("glue")

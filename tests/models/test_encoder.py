@@ -4,8 +4,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mobilebert_tf import INPUT_KEYS, MobileBertEncoder, build_encoder, get_preset
+from mobilebert_tf.signature import encoder_inputs
 from mobilebert_tf.summary import encoder_flops
-from mobilebert_tf.testing import encoder_inputs
 
 PRESETS = ["ib_bert_mini", "mobilebert_mini", "mobilebert_tiny_mini", "bert_mini"]
 

@@ -5,7 +5,7 @@ import tf_keras as keras
 
 from mobilebert_tf import (INPUT_KEYS, MobileBertClassifier, MobileBertPretrainer,
                            MobileBertSpanLabeler, build_encoder)
-from mobilebert_tf.testing import encoder_inputs
+from mobilebert_tf.signature import encoder_inputs
 
 
 def _encoder(preset="mobilebert_mini"):

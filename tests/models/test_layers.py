@@ -8,7 +8,8 @@ from mobilebert_tf.layers import (AttentionMask, FeedForward, MaskedLMHead,
                                   MultiHeadSelfAttention, NoNorm, Pooler, SeededDropout,
                                   dropout_seed)
 from mobilebert_tf.layers.attention import MASK_LOGIT
-from mobilebert_tf.testing import assert_config_round_trip, encoder_inputs
+from mobilebert_tf.signature import encoder_inputs
+from mobilebert_tf.testing import assert_config_round_trip
 
 
 def test_no_norm_is_elementwise_affine():

@@ -1,4 +1,4 @@
-"""Parameter counts of the built Keras models against MOBILEBERT.md section 1."""
+"""Parameter counts of the built Keras models against docs/mobilebert.md §1."""
 
 import pytest
 

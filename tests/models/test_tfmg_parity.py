@@ -1,4 +1,4 @@
-"""Golden comparison with tf-models-official's encoders, weights ported by name.
+"""Golden comparison with tf-models-official's (TFMG's) encoders, weights ported by name.
 
 Tolerance: relative, max|ours - theirs| / max|theirs| <= 1e-5 per layer output. NoNorm
 activations are unnormalized and grow with depth, so an absolute bound would be meaningless;
@@ -19,8 +19,9 @@ from official.nlp.modeling.networks import bert_encoder
 
 from mobilebert_tf import build_encoder, get_preset
 from mobilebert_tf.convert.tfmg import port_tfmg_encoder
-from mobilebert_tf.testing import (encoder_inputs, randomize_norms, relative_error,
-                                   tfmg_mobilebert_encoder)
+from mobilebert_tf.signature import encoder_inputs
+from mobilebert_tf.testing import relative_error, tfmg_mobilebert_encoder
+from mobilebert_tf.weights import randomize_norms
 
 RTOL = 1e-5
 
