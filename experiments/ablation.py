@@ -57,6 +57,10 @@ def define_flags() -> None:
     flags.DEFINE_integer("pd_steps", None, "PD steps (default: the demo's).")
     flags.DEFINE_string("output_dir", "experiments/results", "Where results.json, results.md "
                         "and ablation.png go.")
+    flags.DEFINE_string("teacher_dir", None, "Distill from this teacher (a `--mode teacher` "
+                        "model_dir trained on the demo's records with the demo's teacher "
+                        "preset) instead of the demo's teacher stage; it is evaluated once, in "
+                        "<work_dir>/ablation/teacher.")
 
 
 VARIANTS = {
@@ -67,6 +71,7 @@ VARIANTS = {
     "pkt_no_at": "PKT without attention transfer",
     "pkt_no_fmt": "PKT without feature-map transfer",
     "pkt_no_pd": "PKT without PD (its steps go to the layers)",
+    "pkt_lower_0.1": "PKT with the lower layers at 0.1x the LR instead of frozen (GR's setting)",
 }
 DISTILLED = tuple(v for v in VARIANTS if v != "none")
 DEMO_STAGES = ("corpus", "vocab", "records", "teacher")  # the demo's, shared
@@ -103,6 +108,7 @@ def variant_config(variant: str, student: run.DistillConfig):
         "pkt_no_at": {"attention_transfer": False},
         "pkt_no_fmt": {"feature_map_transfer": False},
         "pkt_no_pd": {"transfer_steps": steps // layers, "pd_steps": 0},
+        "pkt_lower_0.1": {"lower_multiplier": 0.1},
     }[variant])
 
 
@@ -157,6 +163,22 @@ def train_student(out: str, variant: str, seed: int, records: dict, vocab_size: 
         variant, dataclasses.replace(student, seed=seed)), records["heldout"]["pattern"])
 
 
+def given_teacher(work_dir: str, teacher_dir: str, records: dict, vocab_size: int,
+                  config: DemoConfig) -> dict:
+    """The `--teacher_dir` teacher's held-out evaluation, made once (a stage of its own)."""
+    from mobilebert_tf.run.experiment import evaluate_pretrainer
+
+    teacher = demo.teacher_config(teacher_dir, records["train"]["pattern"], vocab_size, config)
+    pipeline = Pipeline(tf.io.gfile.join(work_dir, "ablation"), config, demo.STAGES, 1)
+    result = pipeline.run("teacher", lambda out: {
+        "checkpoint": teacher_dir,
+        **evaluate_pretrainer(teacher, records["heldout"]["pattern"])})
+    if result["checkpoint"] != teacher_dir:
+        raise ValueError(f"--teacher_dir={teacher_dir!r}, but the ablation in {work_dir} was "
+                         f"run with {result['checkpoint']!r}; pass that or another --work_dir.")
+    return result
+
+
 def finetune_student(out: str, student: str, vocab: dict, seed: int,
                      config: DemoConfig) -> dict:
     # Unlike the demo's stage: one evaluation, of the final model, on the whole dev split.
@@ -173,15 +195,18 @@ def finetune_student(out: str, student: str, vocab: dict, seed: int,
 
 
 def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
-                 variants: list[str], seeds: list[int]) -> tuple[dict, list[dict]]:
-    """The demo's stages 1-4 (with `demo_config`), then every (seed, variant) run with
-    `config` (the demo's, or with another step budget and fine-tuning), skipping finished
-    ones; returns the teacher's result and one row per run."""
+                 variants: list[str], seeds: list[int],
+                 teacher_dir: str | None = None) -> tuple[dict, list[dict]]:
+    """The demo's stages 1-4 (with `demo_config`; 1-3 when `teacher_dir` gives the teacher),
+    then every (seed, variant) run with `config` (the demo's, or with another step budget and
+    fine-tuning), skipping finished ones; returns the teacher's result and one row per run."""
     check_variants(variants)
     check_budgets(variants, config)
-    done = demo.run_stages(Pipeline(work_dir, demo_config, demo.STAGES, len(DEMO_STAGES)),
-                           DEMO_STAGES)
-    vocab, records, teacher = done["vocab"], done["records"], done["teacher"]
+    stages = DEMO_STAGES[:-1] if teacher_dir else DEMO_STAGES
+    done = demo.run_stages(Pipeline(work_dir, demo_config, demo.STAGES, len(stages)), stages)
+    vocab, records = done["vocab"], done["records"]
+    teacher = done["teacher"] if not teacher_dir else given_teacher(
+        work_dir, teacher_dir, records, vocab["size"], config)
     rows = []
     for seed in seeds:  # seed-major: an interrupted ablation still covers every variant
         for variant in variants:
@@ -260,7 +285,8 @@ def results_markdown(results: dict) -> str:
              f"Every student: `{config['student_preset']}` with {config['num_layers']} layers, "
              f"{results['budget_steps']} optimizer steps (batch {config['batch_size']}, "
              f"sequence {config['seq_length']}, LR {config['distill_learning_rate']}); the "
-             f"distilled ones from the demo's teacher (`{config['teacher_preset']}`, held-out MLM "
+             f"distilled ones from the teacher `{results.get('teacher_checkpoint', 'of the demo')}`"
+             f" (`{config['teacher_preset']}`, held-out MLM "
              f"accuracy {results['teacher_mlm_accuracy']:.4f}). Then {config['finetune_steps']}"
              f" steps of sentiment fine-tuning (LR {config['finetune_learning_rate']}); dev "
              "accuracy of the final model on the whole dev split (always answering the "
@@ -322,13 +348,15 @@ def write_results(output_dir: str, results: dict) -> None:
 
 
 def ablate(work_dir: str, demo_config: DemoConfig, config: DemoConfig, variants: list[str],
-           seeds: list[int], output_dir: str, command: str) -> dict:
+           seeds: list[int], output_dir: str, command: str,
+           teacher_dir: str | None = None) -> dict:
     """`run_ablation`, then its results (runs, summary, claims; `command` is how it was
     started) written to `output_dir`; returns them."""
-    teacher, rows = run_ablation(work_dir, demo_config, config, variants, seeds)
+    teacher, rows = run_ablation(work_dir, demo_config, config, variants, seeds, teacher_dir)
     summary = summarize(rows)
     results = {"command": command, "config": dataclasses.asdict(config),
                "budget_steps": budget(config), "seeds": seeds, "variants": variants,
+               "teacher_checkpoint": teacher["checkpoint"],
                "teacher_mlm_accuracy": teacher["mlm_accuracy"],
                "majority_class_accuracy": majority_class_accuracy(), "runs": rows,
                "summary": summary, "claims": evaluate_claims(summary)}
@@ -356,7 +384,8 @@ def main(argv):
         raise app.UsageError(str(e)) from None
     start = time.perf_counter()
     command = " ".join(["python -m experiments.ablation", *map(shlex.quote, sys.argv[1:])])
-    ablate(FLAGS.work_dir, demo_config, config, variants, seeds, FLAGS.output_dir, command)
+    ablate(FLAGS.work_dir, demo_config, config, variants, seeds, FLAGS.output_dir, command,
+           FLAGS.teacher_dir)
     print(f"Ablation finished in {(time.perf_counter() - start) / 60:.1f} min; results in "
           f"{FLAGS.output_dir}/ (results.md, results.json, ablation.png).")
 

@@ -29,6 +29,7 @@ def test_variant_configs():
     assert no_at == dataclasses.replace(student, attention_transfer=False)
     assert "--noattention_transfer" in command_line(no_at)
     assert ablation.variant_config("pkt_no_pd", student).pd_steps == 0
+    assert ablation.variant_config("pkt_lower_0.1", student).lower_multiplier == 0.1
     none = ablation.variant_config("none", student)
     assert isinstance(none, run.PretrainConfig) and none.preset == DemoConfig().student_preset
     assert (none.learning_rate, none.model_dir) == (student.learning_rate, student.model_dir)
