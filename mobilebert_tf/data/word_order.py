@@ -10,14 +10,18 @@ coin, and split by document so that no document has sentences on both sides.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from typing import Sequence
 
 import numpy as np
 
+from mobilebert_tf import fileio
 from mobilebert_tf.data.classification import TextExample
 
 LABELS = ("swapped", "original")
+SPLITS = ("train", "validation")
 _WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -33,11 +37,11 @@ def swap_positions(words: Sequence[str]) -> list[int]:
 def word_order_examples(documents: Sequence[Sequence[str]], seed: int = 0,
                         dev_every: int = 4, min_words: int = 6,
                         max_words: int = 30) -> dict[str, list[TextExample]]:
-    """`{"train": [...], "dev": [...]}` word-order examples from `documents` (lists of
+    """`{"train": [...], "validation": [...]}` word-order examples from `documents` (lists of
     sentences, e.g. `documents.read_documents` of held-out text).
 
     Args:
-        documents: the source text; document k goes to dev when `k % dev_every == 0`.
+        documents: the source text; document k goes to validation when `k % dev_every == 0`.
         seed: the coin (original or swapped) and the swapped position.
         min_words / max_words: sentences with another number of whitespace-separated words
             are skipped (short ones have no room for a swap; long ones may be truncated at
@@ -49,9 +53,9 @@ def word_order_examples(documents: Sequence[Sequence[str]], seed: int = 0,
     if dev_every < 2:
         raise ValueError(f"dev_every must be >= 2; got dev_every={dev_every}.")
     rng = np.random.default_rng(seed)
-    splits: dict[str, list[TextExample]] = {"train": [], "dev": []}
+    splits: dict[str, list[TextExample]] = {split: [] for split in SPLITS}
     for k, document in enumerate(documents):
-        split = "dev" if k % dev_every == 0 else "train"
+        split = "validation" if k % dev_every == 0 else "train"
         for sentence in document:
             words = sentence.split()
             positions = swap_positions(words)
@@ -68,3 +72,36 @@ def word_order_examples(documents: Sequence[Sequence[str]], seed: int = 0,
             raise ValueError(f"The documents give no {split} example of {min_words}-"
                              f"{max_words} words with a swappable pair of words.")
     return splits
+
+
+def write_word_order_data(examples: dict[str, list[TextExample]], data_dir: str) -> dict:
+    """`<data_dir>/<split>.tsv` (columns `sentence`, `label`) of `word_order_examples`;
+    returns `{split: (path, count)}`. Any TF filesystem."""
+    written = {}
+    for split, rows in examples.items():
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter="\t", lineterminator="\n")
+        writer.writerow(("sentence", "label"))
+        writer.writerows((ex.text_a, ex.label) for ex in rows)
+        path = fileio.write_text(f"{data_dir.rstrip('/')}/{split}.tsv", text.getvalue())
+        written[split] = (path, len(rows))
+    return written
+
+
+def read_word_order(data_dir: str, split: str) -> list[TextExample]:
+    """The examples `write_word_order_data` wrote for `split`.
+
+    Raises:
+        ValueError: an unknown split, or a row that is not `sentence<TAB>0|1`.
+        FileNotFoundError: no such file.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"The word-order task has splits {SPLITS}; got {split!r}.")
+    path = f"{data_dir.rstrip('/')}/{split}.tsv"
+    rows = list(csv.reader(io.StringIO(fileio.read_text(path)), delimiter="\t"))
+    examples = []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != 2 or row[1] not in ("0", "1"):
+            raise ValueError(f"{path} line {line}: expected sentence<TAB>0|1, got {row!r}.")
+        examples.append(TextExample(f"{split}-{line - 2}", row[0], None, int(row[1])))
+    return examples

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from mobilebert_tf.data.corpus import play_documents, play_files
-from mobilebert_tf.data.word_order import swap_positions, word_order_examples
+from mobilebert_tf.data.word_order import (read_word_order, swap_positions, word_order_examples,
+                                           write_word_order_data)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def naive_bayes_accuracy(train, dev, n):
 
 
 def test_swapped_sentence_keeps_its_words_and_labels_are_balanced(splits):
-    train, dev = splits["train"], splits["dev"]
+    train, dev = splits["train"], splits["validation"]
     assert len(train) > 2000 and len(dev) > 600
     for ex in train[:200]:
         words = ex.text_a.split()
@@ -50,7 +51,7 @@ def test_swapped_sentence_keeps_its_words_and_labels_are_balanced(splits):
 
 
 def test_bag_of_words_is_at_chance_and_word_order_is_not(splits):
-    train, dev = splits["train"], splits["dev"]
+    train, dev = splits["train"], splits["validation"]
     unigram = naive_bayes_accuracy(train, dev, 1)
     bigram = naive_bayes_accuracy(train, dev, 2)
     # Chance is 0.5 +- 0.02 (one std at ~700 dev examples).
@@ -65,3 +66,12 @@ def test_the_swap_is_of_two_adjacent_plain_words():
         word_order_examples([["a b c"]], dev_every=1)
     with pytest.raises(ValueError, match="give no train example"):
         word_order_examples([["too short"]] * 3)
+
+
+def test_written_files_read_back(splits, ram_path):
+    written = write_word_order_data(splits, f"{ram_path}/word_order")
+    for split, (path, count) in written.items():
+        assert read_word_order(f"{ram_path}/word_order", split) == splits[split]
+        assert count == len(splits[split])
+    with pytest.raises(ValueError, match="splits"):
+        read_word_order(f"{ram_path}/word_order", "test")
