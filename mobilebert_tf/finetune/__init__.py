@@ -8,5 +8,4 @@
   null odds.
 - `predictions`: GLUE submission TSVs, SQuAD `predictions.json` / `null_odds.json`.
 - `run`: `FinetuneConfig`, `finetune(config)` (the pipeline), `plot_history`.
-- `sentiment_demo`: `finetune_sentiment(model_dir, ...)`, the demo task.
 """
