@@ -85,9 +85,18 @@ def predict(model, inputs: dict[str, np.ndarray], batch_size: int,
     return result, predict_fn
 
 
-def classification_predictions(task: FinetuneTask, outputs: np.ndarray) -> np.ndarray:
-    """Class ids (argmax) or, for regression, the scores."""
-    return outputs[:, 0] if task.kind == "regression" else np.argmax(outputs, -1)
+class Predictor:
+    """`predictor(inputs)`: `predict` with the model, batch size and strategy fixed, traced
+    once for every call."""
+
+    def __init__(self, model, batch_size: int, strategy: tf.distribute.Strategy | None = None):
+        self.model, self.batch_size, self.strategy = model, batch_size, strategy
+        self._predict_fn = None
+
+    def __call__(self, inputs: dict[str, np.ndarray]):
+        outputs, self._predict_fn = predict(self.model, inputs, self.batch_size, self.strategy,
+                                            self._predict_fn)
+        return outputs
 
 
 def classification_metrics(task: FinetuneTask, predictions, labels) -> dict[str, float]:
