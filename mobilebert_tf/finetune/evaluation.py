@@ -53,15 +53,7 @@ def predict(model, inputs: dict[str, np.ndarray], batch_size: int,
     columns["index"] = np.concatenate([np.arange(n), -np.ones(padded - n, np.int64)])
     dataset = tf.data.Dataset.from_tensor_slices(columns).batch(batch_size, drop_remainder=True)
     if predict_fn is None:
-        @tf.function
-        def predict_fn(batch):
-            def replica_fn(batch):
-                return batch["index"], model({k: batch[k] for k in INPUT_KEYS}, training=False)
-            indices, outputs = strategy.run(replica_fn, args=(batch,))
-            local = strategy.experimental_local_results
-            if isinstance(outputs, dict):
-                return local(indices), {k: local(v) for k, v in outputs.items()}
-            return local(indices), local(outputs)
+        predict_fn = _predict_fn(model, strategy)
 
     def numpy(per_replica):
         return [x.numpy() for x in per_replica]
@@ -83,6 +75,21 @@ def predict(model, inputs: dict[str, np.ndarray], batch_size: int,
     else:
         result = gather(*all_outputs)
     return result, predict_fn
+
+
+def _predict_fn(model, strategy: tf.distribute.Strategy):
+    """`batch -> (indices, outputs)`, each as its replicas' local results."""
+    @tf.function
+    def predict_fn(batch):
+        def replica_fn(batch):
+            return batch["index"], model({k: batch[k] for k in INPUT_KEYS}, training=False)
+        indices, outputs = strategy.run(replica_fn, args=(batch,))
+        local = strategy.experimental_local_results
+        if isinstance(outputs, dict):
+            return local(indices), {k: local(v) for k, v in outputs.items()}
+        return local(indices), local(outputs)
+
+    return predict_fn
 
 
 class Predictor:
