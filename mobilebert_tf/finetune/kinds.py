@@ -13,6 +13,7 @@ exporter's calibration examples call these and never branch on the kind themselv
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import os
 from typing import Callable
@@ -69,7 +70,7 @@ class SpanSettings:
     null_score_diff_threshold: float = 0.0
 
 
-class TaskKind:
+class TaskKind(abc.ABC):
     """The interface of a kind; subclasses fill it in for a `FinetuneTask` tokenized by
     `tokenizer` (a `BertInputTokenizer`) at `seq_length`."""
 
@@ -78,39 +79,39 @@ class TaskKind:
     def __init__(self, task: FinetuneTask, tokenizer, seq_length: int):
         self.task, self.tokenizer, self.seq_length = task, tokenizer, seq_length
 
+    @abc.abstractmethod
     def build_model(self, encoder, dropout: float):
         """The task model on `encoder`, built."""
-        raise NotImplementedError
 
     @staticmethod
+    @abc.abstractmethod
     def loss(outputs, labels) -> dict:
         """`{name: (sum over this replica's sequences, "sequences")}` (`FinetuneTrainer`)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def read_examples(self, split: str, source: DataSource) -> list | None:
         """The examples of `split` (None: an absent test split)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def read(self, source: DataSource, sample: SampleSettings) -> TaskData:
         """Train, dev and test data, featurized."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def example_inputs(self, examples: list) -> dict[str, np.ndarray]:
         """Model inputs of one row per example (export calibration and checks)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def batches(self, train: list, batch_size: int, seed: int) -> tf.data.Dataset:
         """Shuffled, repeated `(features, labels)` batches of `batch_size` training rows."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def metrics(self, eval_set, outputs) -> dict[str, float]:
         """Dev metrics of the model's `outputs` on `eval_set` (one of `TaskData.evals`)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def write_predictions(self, out_dir: str, data: TaskData, dev_outputs: dict,
                           predict: Predict) -> dict[str, str]:
         """Submission files in `out_dir`; returns `{name: path}`."""
-        raise NotImplementedError
 
     def train_dataset(self, train: list, global_batch_size: int, seed: int, context,
                       resume) -> tf.data.Dataset:
