@@ -22,6 +22,7 @@ from absl import app, flags
 
 from mobilebert_tf.data import sentiment
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
+from mobilebert_tf.data.vocab import check_vocab_size
 from mobilebert_tf.export import exporter, loading, text_serving, tflite
 from mobilebert_tf.finetune.evaluation import tokenize_examples
 
@@ -37,7 +38,7 @@ def main(argv):
     del argv
     model = loading.load_model(FLAGS.model)
     tokenizer = BertInputTokenizer(FLAGS.vocab_file, seq_length=FLAGS.seq_length)
-    exporter.check_vocab(tokenizer.vocab, model.encoder.config.vocab_size)
+    check_vocab_size(tokenizer.vocab, model.encoder.config.vocab_size)
     dev = sentiment.read_rotten_tomatoes("validation")
     texts, labels = [e.text_a for e in dev], np.array([e.label for e in dev])
     print(f"model {FLAGS.model}, vocab {FLAGS.vocab_file}, seq_length {FLAGS.seq_length}, "

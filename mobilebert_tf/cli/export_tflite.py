@@ -20,6 +20,7 @@ runs on the next `--num_fidelity` ones (records) or on the task's dev split.
 from absl import app, flags
 
 from mobilebert_tf.data.tokenizer import NORMALIZATIONS, BertInputTokenizer
+from mobilebert_tf.data.vocab import check_vocab_size
 from mobilebert_tf.export import exporter, loading, metadata, tflite
 from mobilebert_tf.finetune.tasks import get_task
 from mobilebert_tf.models import MobileBertSpanLabeler
@@ -90,8 +91,7 @@ def main(argv):
                                        normalization=FLAGS.text_normalization)
     try:  # the vocab, runtime files' labels and length, before any example is read
         if tokenizer is not None:
-            exporter.check_vocab(tokenizer.vocab,
-                                 getattr(model, "encoder", model).config.vocab_size)
+            check_vocab_size(tokenizer.vocab, getattr(model, "encoder", model).config.vocab_size)
         if FLAGS.runtime_metadata:
             exporter.runtime_files(model, seq_length, FLAGS.batch_size,
                                    tokenizer.vocab if tokenizer else None, labels)

@@ -9,6 +9,7 @@ import os
 import re
 
 from mobilebert_tf import fileio
+from mobilebert_tf.errors import InputError
 
 # The special tokens every BERT input needs.
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -165,3 +166,13 @@ class Vocab:
     def special_ids(self) -> list[int]:
         """Ids of bracketed tokens (`[PAD]`, `[CLS]`, `[unused0]`, ...)."""
         return [i for i, t in enumerate(self.tokens) if _BRACKETED.match(t)]
+
+
+def check_vocab_size(vocab: Vocab, vocab_size: int, owner: str = "the model") -> None:
+    """Raises InputError when `vocab` (e.g. a `BertInputTokenizer`'s) does not have
+    `vocab_size` tokens, the size of `owner` (the model, or the config it will be built from):
+    ids past the embedding table would fail or, worse, mean other tokens."""
+    if len(vocab) != vocab_size:
+        raise InputError(f"The vocab {vocab.path or '(given as tokens)'} has {len(vocab)} "
+                         f"tokens but {owner} has vocab_size={vocab_size}: pass the vocab it "
+                         "was trained with.")

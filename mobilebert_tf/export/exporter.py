@@ -12,8 +12,9 @@ import tf_keras as keras
 
 from mobilebert_tf import fileio
 from mobilebert_tf.data import pretraining_dataset
-from mobilebert_tf.data.vocab import Vocab, default_vocab_file
+from mobilebert_tf.data.vocab import Vocab, check_vocab_size, default_vocab_file
 from mobilebert_tf.encoder import INPUT_KEYS
+from mobilebert_tf.errors import InputError
 from mobilebert_tf.export import fidelity, metadata, text_serving, tflite
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 
@@ -45,44 +46,26 @@ def examples_from_task(task_name: str, split: str, vocab_file: str | None, count
     with, see `BertInputTokenizer`); SQuAD gives one window per example.
 
     Raises:
-        ValueError: the vocab's size is not `vocab_size` (the model's), or the split is empty.
-        finetune.tasks.InputError: unknown task, missing data.
+        InputError (a ValueError): unknown task, missing data, the vocab's size is not
+            `vocab_size` (the model's), or the split is empty.
     """
-    from mobilebert_tf.data import squad
     from mobilebert_tf.data.tokenizer import BertInputTokenizer
-    from mobilebert_tf.finetune import tasks
-    from mobilebert_tf.finetune.evaluation import squad_inputs, tokenize_examples
+    from mobilebert_tf.finetune import kinds, tasks
 
     task = tasks.get_task(task_name)
     tokenizer = BertInputTokenizer(vocab_file, seq_length=seq_length,
                                    normalization=normalization)
     if vocab_size is not None:
-        check_vocab(tokenizer.vocab, vocab_size)
-    examples = tasks.load_split(task, split, data_dir=data_dir, use_tfds=use_tfds)
-    if task.kind == "span" and examples is not None:
-        examples = examples[0]  # (examples, gold answers)
+        check_vocab_size(tokenizer.vocab, vocab_size)
+    # SQuAD windows as fine-tuning makes them, shrunk to fit a short export.
+    kind = kinds.make_kind(task, tokenizer, seq_length, kinds.SpanSettings(
+        doc_stride=min(128, seq_length // 2), max_query_length=min(64, seq_length // 2)))
+    examples = kind.read_examples(split, tasks.DataSource(data_dir, use_tfds))
     if not examples:  # None: an absent test split
-        raise ValueError(f"{task.name} {split} has no examples to calibrate on.")
+        raise InputError(f"{task.name} {split} has no examples to calibrate on.")
     wanted = count * batch_size
-    examples = examples[::max(len(examples) // wanted, 1)][:wanted]
-    if task.kind == "span":
-        stride = min(128, seq_length // 2)
-        features = squad.create_squad_features(examples, tokenizer, seq_length, stride,
-                                               max_query_length=min(64, seq_length // 2))
-        inputs = squad_inputs([f for f in features if f.window_index == 0])
-    else:
-        inputs = tokenize_examples(examples, tokenizer, seq_length)
-    return batches(inputs, batch_size)
-
-
-def check_vocab(vocab: Vocab, vocab_size: int) -> None:
-    """Raises ValueError when `vocab` (e.g. a `BertInputTokenizer`'s) is not `vocab_size`
-    tokens, the model's."""
-    size = len(vocab.tokens)
-    if size != vocab_size:
-        raise ValueError(f"The vocab {vocab.path or '(given as tokens)'} has {size} "
-                         f"tokens but the model has vocab_size={vocab_size}: pass the vocab it "
-                         "was trained with.")
+    return batches(kind.example_inputs(examples[::max(len(examples) // wanted, 1)][:wanted]),
+                   batch_size)
 
 
 def batches(inputs: dict[str, np.ndarray], batch_size: int) -> list[dict[str, np.ndarray]]:
@@ -159,7 +142,7 @@ def runtime_files(model: keras.Model, seq_length: int, batch_size: int,
                          "1; export with batch_size 1, or without runtime metadata.")
     if not isinstance(vocab, Vocab):
         vocab = Vocab.load(vocab or default_vocab_file())
-    check_vocab(vocab, model.encoder.config.vocab_size)
+    check_vocab_size(vocab, model.encoder.config.vocab_size)
     if not is_classifier:
         metadata.check_question_answerer_length(seq_length)
         return RuntimeFiles(None, lambda content: metadata.add_question_answerer_metadata(
@@ -200,35 +183,12 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     Returns:
         `{precision: {"path", "bytes", "outputs": [fidelity.OutputReport as dicts]}}`.
     """
-    unknown = [p for p in precisions if p not in tflite.PRECISIONS]
-    if unknown:
-        raise ValueError(f"Unknown precision(s) {unknown}; expected some of "
-                         f"{tflite.PRECISIONS}.")
-    if "int8" in precisions and not calibration:
-        raise ValueError("int8 export needs a non-empty calibration set (e.g. 100 real "
-                         "examples from --calibration_records).")
-    # TFLite's calibrator sizes the graph once, at the first example's shape. Padded examples
-    # still cover every real length: outputs at real tokens do not depend on padding.
-    if dynamic_length and calibration and len({np.shape(e["input_mask"])
-                                               for e in calibration}) > 1:
-        raise ValueError("Calibrate a dynamic-length export on padded examples of one shape; "
-                         f"got {sorted({np.shape(e['input_mask']) for e in calibration})}.")
+    _check_precisions(precisions, calibration, dynamic_length)
     encoder = getattr(model, "encoder", model)
-    if tokenizer is not None:
-        check_vocab(tokenizer.vocab, encoder.config.vocab_size)
-    runtime = (runtime_files(model, seq_length, batch_size,
-                             tokenizer.vocab if tokenizer is not None else None, labels)
-               if runtime_metadata else None)
+    runtime = _runtime(model, seq_length, batch_size, tokenizer, labels, runtime_metadata)
     postprocess = runtime.postprocess if runtime else None
-    tf.io.gfile.makedirs(output_dir)
-    saved_model_dir = tflite.save_saved_model(model, tf.io.gfile.join(output_dir, "saved_model"),
-                                              batch_size, seq_length, fold, tokenizer,
-                                              postprocess, dynamic_length)
-    log(f"SavedModel: {saved_model_dir}")
-    if tokenizer is not None and model is encoder:
-        log("Preprocessing SavedModel: " + text_serving.save_preprocessing(
-            tokenizer, tf.io.gfile.join(output_dir, "preprocessing"), seq_length,
-            encoder.config.max_position))
+    saved_model_dir = _save(model, output_dir, seq_length, batch_size, fold, tokenizer,
+                            postprocess, dynamic_length, log)
     if runtime:
         log(f"Runtime-ready .tflite: {runtime.description}")
     if runtime and dynamic_length:
@@ -239,26 +199,79 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
                                             encoder.config.vocab_size)
     if dynamic_length:
         fidelity_examples = [tflite.trim_padding(e) for e in fidelity_examples]
-    expected = keras_outputs(model, fidelity_examples, postprocess)
+    return _write_checked_tflite(saved_model_dir, output_dir, precisions, calibration,
+                                 fidelity_examples, keras_outputs(model, fidelity_examples,
+                                                                  postprocess),
+                                 num_threads, runtime.attach if runtime else None, log)
+
+
+def _runtime(model: keras.Model, seq_length: int, batch_size: int, tokenizer, labels,
+             wanted: bool) -> RuntimeFiles | None:
+    """`runtime_files` when `wanted`; the tokenizer's vocab is checked either way."""
+    vocab = tokenizer.vocab if tokenizer is not None else None
+    runtime = runtime_files(model, seq_length, batch_size, vocab, labels) if wanted else None
+    if vocab is not None and runtime is None:  # else runtime_files has checked it
+        check_vocab_size(vocab, getattr(model, "encoder", model).config.vocab_size)
+    return runtime
+
+
+def _check_precisions(precisions, calibration: list[dict] | None,
+                      dynamic_length: bool) -> None:
+    unknown = [p for p in precisions if p not in tflite.PRECISIONS]
+    if unknown:
+        raise ValueError(f"Unknown precision(s) {unknown}; expected some of "
+                         f"{tflite.PRECISIONS}.")
+    if "int8" in precisions and not calibration:
+        raise ValueError("int8 export needs a non-empty calibration set (e.g. 100 real "
+                         "examples from `examples_from_task` or `examples_from_records`).")
+    # TFLite's calibrator sizes the graph once, at the first example's shape. Padded examples
+    # still cover every real length: outputs at real tokens do not depend on padding.
+    if dynamic_length and calibration and len({np.shape(e["input_mask"])
+                                               for e in calibration}) > 1:
+        raise ValueError("Calibrate a dynamic-length export on padded examples of one shape; "
+                         f"got {sorted({np.shape(e['input_mask']) for e in calibration})}.")
+
+
+def _save(model: keras.Model, output_dir: str, seq_length: int, batch_size: int, fold: bool,
+          tokenizer, postprocess, dynamic_length: bool, log) -> str:
+    """`saved_model/` (and an encoder's `preprocessing/` when there is a tokenizer)."""
+    tf.io.gfile.makedirs(output_dir)
+    saved_model_dir = tflite.save_saved_model(model, tf.io.gfile.join(output_dir, "saved_model"),
+                                              batch_size, seq_length, fold, tokenizer,
+                                              postprocess, dynamic_length)
+    log(f"SavedModel: {saved_model_dir}")
+    encoder = getattr(model, "encoder", model)
+    if tokenizer is not None and model is encoder:
+        log("Preprocessing SavedModel: " + text_serving.save_preprocessing(
+            tokenizer, tf.io.gfile.join(output_dir, "preprocessing"), seq_length,
+            encoder.config.max_position))
+    return saved_model_dir
+
+
+def _write_checked_tflite(saved_model_dir: str, output_dir: str, precisions, calibration,
+                          examples: list[dict], expected: list[dict], num_threads: int,
+                          attach, log) -> dict:
+    """Convert at each precision, compare with the Keras `expected` outputs, write each file
+    (renamed `*.rejected` when out of bounds) and `fidelity.json`; then raise FidelityError
+    for the rejected ones."""
     results, failures = {}, []
     for precision in precisions:
         content = tflite.convert(saved_model_dir, precision, lambda: calibration)
         path = tf.io.gfile.join(output_dir, f"model_{precision}.tflite")
-        reports = fidelity.compare(expected, tflite.run_tflite(content, fidelity_examples,
-                                                               num_threads))
+        reports = fidelity.compare(expected, tflite.run_tflite(content, examples, num_threads))
         log(fidelity.format_reports(precision, reports))
         try:
             fidelity.check(reports, precision)
         except fidelity.FidelityError as error:
             failures.append(str(error))
             path += ".rejected"
-        content = runtime.attach(content) if runtime else content
+        content = attach(content) if attach else content
         fileio.write_bytes(path, content)
         results[precision] = {"path": path, "bytes": len(content),
                               "outputs": [dataclasses.asdict(r) for r in reports]}
     fileio.write_json(tf.io.gfile.join(output_dir, "fidelity.json"),
                       {"tolerances": {p: fidelity.TOLERANCES[p] for p in precisions},
-                       "lengths": [int(e["input_mask"].shape[1]) for e in fidelity_examples],
+                       "lengths": [int(e["input_mask"].shape[1]) for e in examples],
                        "results": results})
     if failures:
         raise fidelity.FidelityError(" | ".join(failures))

@@ -53,15 +53,7 @@ def predict(model, inputs: dict[str, np.ndarray], batch_size: int,
     columns["index"] = np.concatenate([np.arange(n), -np.ones(padded - n, np.int64)])
     dataset = tf.data.Dataset.from_tensor_slices(columns).batch(batch_size, drop_remainder=True)
     if predict_fn is None:
-        @tf.function
-        def predict_fn(batch):
-            def replica_fn(batch):
-                return batch["index"], model({k: batch[k] for k in INPUT_KEYS}, training=False)
-            indices, outputs = strategy.run(replica_fn, args=(batch,))
-            local = strategy.experimental_local_results
-            if isinstance(outputs, dict):
-                return local(indices), {k: local(v) for k, v in outputs.items()}
-            return local(indices), local(outputs)
+        predict_fn = _predict_fn(model, strategy)
 
     def numpy(per_replica):
         return [x.numpy() for x in per_replica]
@@ -85,9 +77,33 @@ def predict(model, inputs: dict[str, np.ndarray], batch_size: int,
     return result, predict_fn
 
 
-def classification_predictions(task: FinetuneTask, outputs: np.ndarray) -> np.ndarray:
-    """Class ids (argmax) or, for regression, the scores."""
-    return outputs[:, 0] if task.kind == "regression" else np.argmax(outputs, -1)
+def _predict_fn(model, strategy: tf.distribute.Strategy):
+    """`batch -> (indices, outputs)`, each as its replicas' local results."""
+    @tf.function
+    def predict_fn(batch):
+        def replica_fn(batch):
+            return batch["index"], model({k: batch[k] for k in INPUT_KEYS}, training=False)
+        indices, outputs = strategy.run(replica_fn, args=(batch,))
+        local = strategy.experimental_local_results
+        if isinstance(outputs, dict):
+            return local(indices), {k: local(v) for k, v in outputs.items()}
+        return local(indices), local(outputs)
+
+    return predict_fn
+
+
+class Predictor:
+    """`predictor(inputs)`: `predict` with the model, batch size and strategy fixed, traced
+    once for every call."""
+
+    def __init__(self, model, batch_size: int, strategy: tf.distribute.Strategy | None = None):
+        self.model, self.batch_size, self.strategy = model, batch_size, strategy
+        self._predict_fn = None
+
+    def __call__(self, inputs: dict[str, np.ndarray]):
+        outputs, self._predict_fn = predict(self.model, inputs, self.batch_size, self.strategy,
+                                            self._predict_fn)
+        return outputs
 
 
 def classification_metrics(task: FinetuneTask, predictions, labels) -> dict[str, float]:

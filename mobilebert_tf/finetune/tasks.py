@@ -26,8 +26,10 @@ is the usual best) 2e-5 x 2. They are starting points for a search, not tuned re
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import random
 
 import tensorflow as tf
 
@@ -41,8 +43,9 @@ class FinetuneTask:
     """One fine-tuning task.
 
     Args:
-        name: the `--task` name.
-        kind: "classification", "regression" or "span".
+        name: the `task` name.
+        kind: "classification", "regression" or "span" (`finetune.kinds` holds what each
+            kind does).
         labels: label names in class-id order (what the submission file writes).
         eval_splits: dev splits evaluated during training; the first one gives the score.
         test_splits: unlabelled splits predicted for submission (`submission_names` gives each
@@ -50,6 +53,7 @@ class FinetuneTask:
         score: the metric that selects the best checkpoint.
         learning_rate, epochs, batch_size, seq_length: default hyper-parameters.
         submission_names: `{split: file stem}` of the submission files.
+        squad_version: "v1.1" or "v2.0" for the SQuAD tasks.
     """
 
     name: str
@@ -63,18 +67,11 @@ class FinetuneTask:
     batch_size: int = 32
     seq_length: int = 128
     submission_names: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.labels) if self.kind == "classification" else 1
+    squad_version: str | None = None
 
     @property
     def is_glue(self) -> bool:
         return self.name in glue.GLUE_TASKS
-
-    @property
-    def squad_version(self) -> str | None:
-        return self.name.split("_")[1] if self.kind == "span" else None
 
 
 _GLUE_DEFAULTS = {  # name: (learning rate, epochs, batch size, submission file stem)
@@ -103,7 +100,8 @@ def _glue_task(name: str) -> FinetuneTask:
 TASKS: dict[str, FinetuneTask] = {
     **{name: _glue_task(name) for name in glue.GLUE_TASKS},
     **{f"squad_{v}": FinetuneTask(f"squad_{v}", "span", (), ("validation",), (),
-                                  "f1" if v == "v1.1" else "best_f1", 4e-5, 5, 32, 384)
+                                  "f1" if v == "v1.1" else "best_f1", 4e-5, 5, 32, 384,
+                                  squad_version=v)
        for v in ("v1.1", "v2.0")},
     "sentiment": FinetuneTask("sentiment", "classification", sentiment.LABELS,
                               ("validation",), (), "accuracy", 5e-5, 3, 32, 128,
@@ -167,47 +165,88 @@ def squad_gold(examples) -> dict:
     return {"data": [{"paragraphs": [{"qas": qas}]}]}
 
 
-def load_split(task: FinetuneTask, split: str, data_dir: str | None = None,
-               use_tfds: bool = False, tfds_data_dir: str | None = None,
-               manual_dir: str | None = None):
-    """Examples of one split: `TextExample`s, or for SQuAD `(SquadExample list, gold dict)`.
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    """Where a task's examples are read from: official files in `data_dir`, or
+    tensorflow-datasets (`use_tfds`, with its `tfds_data_dir` and `tfds_manual_dir`). The
+    sentiment task reads its own packaged data and needs neither."""
 
-    Returns None for a test split whose file is absent (nothing to submit).
+    data_dir: str | None = None
+    use_tfds: bool = False
+    tfds_data_dir: str | None = None
+    tfds_manual_dir: str | None = None
 
-    Raises:
-        InputError: missing data directory or file, or malformed data.
-    """
+    def check_dir(self, task: FinetuneTask) -> str:
+        """`data_dir`, or InputError when it is unset or not a directory."""
+        if not self.data_dir:
+            raise InputError(f"Task {task.name!r} reads local files: set data_dir (or "
+                             "use_tfds).")
+        if not tf.io.gfile.isdir(self.data_dir):
+            raise InputError(f"data_dir={self.data_dir!r} is not a directory.")
+        return self.data_dir
+
+
+@contextlib.contextmanager
+def _reading(task: FinetuneTask, split: str):
+    """The data layer's errors as InputError naming the task and split."""
     try:
-        if task.name == "sentiment":
-            return sentiment.read_rotten_tomatoes(split)
-        if task.kind == "span":
-            if use_tfds:
-                tfds_split = "train" if split == "train" else "validation"
-                examples = squad.read_squad_tfds(task.squad_version, tfds_split,
-                                                 tfds_data_dir, manual_dir)
-                return examples, squad_gold(examples)
-            _need_data_dir(task, data_dir)
-            path = squad_file(data_dir, task.squad_version, split)
-            raw = read_squad_checked(path)
-            return squad.examples_from_squad_dict(raw, path), raw
-        if use_tfds:
-            return glue.read_glue_tfds(task.name, split, tfds_data_dir, manual_dir)
-        _need_data_dir(task, data_dir)
-        path = glue.tsv_file(glue.GLUE_TASKS[task.name], data_dir, split)
-        if not tf.io.gfile.exists(path):
-            if split.startswith("test"):
-                return None
-            raise InputError(f"No {task.name} {split} file {path}.")
-        return glue.read_glue_tsv(task.name, data_dir, split)
+        yield
     except InputError:
         raise
     except (ValueError, KeyError, OSError) as e:
         raise InputError(f"Reading {task.name} {split}: {e}") from e
 
 
-def _need_data_dir(task: FinetuneTask, data_dir: str | None) -> None:
-    if not data_dir:
-        raise InputError(f"--task {task.name} reads local files: pass --data_dir (or "
-                         "--use_tfds).")
-    if not tf.io.gfile.isdir(data_dir):
-        raise InputError(f"--data_dir {data_dir} is not a directory.")
+def read_text_split(task: FinetuneTask, split: str, source: DataSource):
+    """`TextExample`s of one split of a GLUE or the sentiment task; None for a test split
+    whose file is absent (nothing to submit).
+
+    Raises:
+        InputError: missing data directory or file, or malformed data.
+    """
+    with _reading(task, split):
+        if task.name == "sentiment":
+            return sentiment.read_rotten_tomatoes(split)
+        if source.use_tfds:
+            return glue.read_glue_tfds(task.name, split, source.tfds_data_dir,
+                                       source.tfds_manual_dir)
+        data_dir = source.check_dir(task)
+        path = glue.tsv_file(glue.GLUE_TASKS[task.name], data_dir, split)
+        if not tf.io.gfile.exists(path):
+            if split.startswith("test"):
+                return None
+            raise InputError(f"No {task.name} {split} file {path}.")
+        return glue.read_glue_tsv(task.name, data_dir, split)
+
+
+def read_squad_split(task: FinetuneTask, split: str, source: DataSource):
+    """`(SquadExample list, gold answers as SQuAD JSON)` of one split of a SQuAD task.
+
+    Raises:
+        InputError: missing data directory or file, or malformed data.
+    """
+    with _reading(task, split):
+        if source.use_tfds:
+            tfds_split = "train" if split == "train" else "validation"
+            examples = squad.read_squad_tfds(task.squad_version, tfds_split,
+                                             source.tfds_data_dir, source.tfds_manual_dir)
+            return examples, squad_gold(examples)
+        path = squad_file(source.check_dir(task), task.squad_version, split)
+        raw = read_squad_checked(path)
+        return squad.examples_from_squad_dict(raw, path), raw
+
+
+def subsample(examples: list, n: int | None, seed: int, balanced: bool = False) -> list:
+    """A seeded random subset of `n` examples, class-balanced if asked, in file order."""
+    if n is None or n >= len(examples) and not balanced:
+        return examples
+    rng = random.Random(seed)
+    if not balanced:
+        keep = set(rng.sample(range(len(examples)), n))
+    else:
+        by_label: dict = {}
+        for i, e in enumerate(examples):
+            by_label.setdefault(e.label, []).append(i)
+        per_class = min(min(len(v) for v in by_label.values()), n // len(by_label))
+        keep = {i for v in by_label.values() for i in rng.sample(v, per_class)}
+    return [e for i, e in enumerate(examples) if i in keep]

@@ -57,7 +57,7 @@ def test_finetune_then_export_with_every_path_on_ram(ram_path, make_mrpc,
 def test_unusable_model_dir_fails_before_any_step(mrpc_dir, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(InputError, match="Cannot create --model_dir"):
+    with pytest.raises(InputError, match="Cannot create model_dir"):
         finetune(FinetuneConfig(task="mrpc", model_dir=str(blocker / "run"),
                                 preset="mobilebert_mini", overrides={"num_layers": 2},
                                 data_dir=mrpc_dir, seq_length=SEQ, batch_size=4, steps=2))

@@ -3,13 +3,14 @@ training step (in-process: no subprocess start-up)."""
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 
 from mobilebert_tf.finetune import predictions as writers
-from mobilebert_tf.finetune.run import FinetuneConfig, finetune, subsample
-from mobilebert_tf.finetune.tasks import TASKS, InputError, get_task
+from mobilebert_tf.finetune.run import FinetuneConfig, finetune
+from mobilebert_tf.finetune.tasks import TASKS, InputError, get_task, subsample
 
 
 def test_every_glue_task_squad_and_sentiment_are_known():
@@ -64,6 +65,21 @@ def _config(tmp_path, **changes):
     return FinetuneConfig(**{**dict(task="mrpc", model_dir=str(tmp_path / "run"),
                                     preset="mobilebert_mini", overrides={"num_layers": 2},
                                     seq_length=32, batch_size=4, steps=2), **changes})
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("batch_size", 0, "batch_size must be a positive integer or None; got batch_size=0"),
+    ("warmup_proportion", 1.5, "warmup_proportion must be in [0, 1]; got warmup_proportion=1.5"),
+    ("dropout", 1.0, "dropout must be in [0, 1); got dropout=1.0"),
+    ("doc_stride", -8, "doc_stride must be a positive integer; got doc_stride=-8"),
+    ("seq_length", 1024, "seq_length must be at most the model's max_position (512); got "
+                         "seq_length=1024"),
+    ("overrides", {"num_layerz": 2}, "preset/overrides: "),
+    ("task", "mrpcc", "Unknown fine-tuning task 'mrpcc'"),
+])
+def test_config_names_the_bad_field_and_value(tmp_path, field, value, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        _config(tmp_path, **{field: value})
 
 
 def test_vocab_size_mismatch_fails_before_any_step(mrpc_dir, tmp_path):
@@ -187,5 +203,5 @@ def test_restore_encoder_from_a_converted_checkpoint(what, tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.name)
     wrong = MobileBertClassifier(build_encoder("mobilebert_mini", num_layers=3), 2)
     wrong(wrong.example_inputs())
-    with pytest.raises(InputError, match="does not fit --preset/--overrides"):
+    with pytest.raises(InputError, match="does not fit preset/overrides"):
         restore_encoder(wrong.encoder, str(tmp_path))
