@@ -6,17 +6,19 @@ Stages (`stages.py`), each written under `work_dir/<stage>/` and skipped when re
 (`pipeline.py`):
 
   1 corpus     Shakespeare's plays + the sentiment set's *train* snippets as unlabelled text
-               (one document per scene / per movie); every 20th document held out
+               (one document per scene / per movie); every 10th document held out
   2 vocab      a WordPiece vocab learned from that text (tensorflow-text)
   3 records    MLM + NSP TFRecords: train (dupe_factor maskings) and held-out
   4 teacher    `run.pretrain` (`--mode teacher`): a small IB-BERT (`ib_bert_mini`), MLM + NSP
   5 student    `run.distill` (`--mode distill`): a small MobileBERT (`mobilebert_mini`) by
                progressive knowledge transfer, then pre-training distillation
   6 finetune   `run.finetune` (`--mode finetune`) on the sentiment task from the student
-  7 export     SavedModel + float32 / float16 / dynamic-int8 / int8 `.tflite`, fidelity check
-  8 accuracy   dev accuracy of the Keras model and of every `.tflite` on the whole dev split
-  9 latency    the demo files timed side by side with full-size MobileBERT and BERT-base
- 10 summary    `summary.md` / `summary.json`, loss-curve and latency plots (`report.py`)
+  7 word_order `run.finetune` on a task only word order solves (`data.word_order`: a held-out
+               sentence as written or with two adjacent words swapped), from the student
+  8 export     SavedModel + float32 / float16 / dynamic-int8 / int8 `.tflite`, fidelity check
+  9 accuracy   dev accuracy of the Keras model and of every `.tflite` on the whole dev split
+ 10 latency    the demo files timed side by side with full-size MobileBERT and BERT-base
+ 11 summary    `summary.md` / `summary.json`, loss-curve and latency plots (`report.py`)
 
 Sizes and budgets: `DemoConfig` (`config.py`). The training stages call `mobilebert_tf.run` in
 process, each printing the equivalent `mobilebert-train` command (the one to run on a TPU) and

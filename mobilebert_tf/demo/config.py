@@ -20,7 +20,8 @@ class DemoConfig:
     max_plays: int | None = setting("corpus", None)  # Shakespeare plays (None: all 38)
     # Movies whose train snippets join the corpus (None: all).
     max_review_movies: int | None = setting("corpus", None)
-    heldout_every: int = setting("corpus", 20)       # every Nth document is held out
+    # Every Nth document is held out: held-out MLM, and the word-order task's text.
+    heldout_every: int = setting("corpus", 10)
     vocab_size: int = setting("vocab", 8000)
     seq_length: int = setting("records", 64)
     max_predictions: int = setting("records", 10)
@@ -50,6 +51,9 @@ class DemoConfig:
     # Tokenize as MediaPipe and the Task Library do on the phone (ASCII lower-casing only),
     # so the exported files predict there what they predict here.
     text_normalization: str = setting("finetune", "device")
+    # The word-order task (`data.word_order`, from the held-out documents, every 3rd to dev):
+    # fine-tuned like sentiment (its LR and batch), scored on the whole dev split.
+    word_order_steps: int = setting("word_order", 1000)
     num_calibration: int = setting("export", 100)    # full-int8 calibration examples (GR: 100)
     num_fidelity: int = setting("export", 16)
     num_threads: int = setting("export", 2)          # TFLite interpreter threads (--num_threads)
@@ -64,7 +68,7 @@ class DemoConfig:
 SMOKE_CONFIG = DemoConfig(max_plays=2, max_review_movies=40, heldout_every=5, vocab_size=800,
                           seq_length=32, max_predictions=5, dupe_factor=1, num_layers=2,
                           batch_size=8, teacher_steps=6, teacher_warmup_steps=2,
-                          transfer_steps=2, pd_steps=4, finetune_steps=4,
+                          transfer_steps=2, pd_steps=4, finetune_steps=4, word_order_steps=4,
                           finetune_eval_every=2, num_calibration=4, num_fidelity=2,
                           full_size_latency=False, latency_rounds=2)
 
@@ -115,3 +119,15 @@ def finetune_config(out: str, student: str, vocab: dict, config: DemoConfig):
         checkpoint_every=config.finetune_steps, log_every=100, progress=True,
         eval_every=config.finetune_eval_every, max_eval_examples=400, balance_classes=True,
         text_normalization=config.text_normalization)
+
+
+def word_order_config(out: str, student: str, vocab: dict, data_dir: str, config: DemoConfig):
+    """The word-order `run.FinetuneConfig` from `student` on the files in `data_dir`:
+    `config.word_order_steps` steps, evaluated on the whole dev split every
+    `finetune_eval_every` steps (the best kept)."""
+    import dataclasses
+
+    return dataclasses.replace(
+        finetune_config(out, student, vocab, config), task="word_order", data_dir=data_dir,
+        steps=config.word_order_steps, checkpoint_every=config.word_order_steps,
+        max_eval_examples=None, balance_classes=False)

@@ -105,6 +105,18 @@ def stage_end_lines(student: dict, teacher: dict) -> list[str]:
     return lines + [""]
 
 
+def word_order_lines(result: dict | None) -> list[str]:
+    """The word-order task's line: the student beside naive Bayes on words and word pairs."""
+    if not result:
+        return []
+    return [f"Word order (held-out sentences as written vs two adjacent words swapped: the "
+            f"same words, so a bag of words is at chance), {result['train_examples']} train / "
+            f"{result['dev_examples']} dev sentences: best dev accuracy while fine-tuning "
+            f"{result['best_dev_accuracy']:.4f}; naive Bayes on word counts "
+            f"{result['naive_bayes_1gram']:.4f}, on word pairs "
+            f"{result['naive_bayes_2gram']:.4f}.", ""]
+
+
 def _nats(values: list[float] | None) -> str:
     """Per-layer values as `0.02 / 0.31 / ...`; `-` for a stage finished before they were
     measured."""
@@ -137,6 +149,7 @@ def write_summary(out: str, work: Pipeline) -> dict:
              f"Sentiment (Rotten Tomatoes fresh/rotten), dev split of "
              f"{accuracy['examples']} snippets; best balanced-dev accuracy while fine-tuning "
              f"{r['finetune']['best_dev_accuracy']:.4f}.", "",
+             *word_order_lines(r.get("word_order")),
              "Every `.tflite` is runtime-ready: it loads unchanged in MediaPipe's "
              "`TextClassifier` and the TFLite Task Library's `BertNLClassifier` (metadata: "
              "inputs `ids`/`mask`/`segment_ids`, output `probability`, vocab and labels "

@@ -14,7 +14,8 @@ import dataclasses
 import tensorflow as tf
 
 from mobilebert_tf import fileio
-from mobilebert_tf.demo.config import DemoConfig, finetune_config, student_config, teacher_config
+from mobilebert_tf.demo.config import (DemoConfig, finetune_config, student_config,
+                                       teacher_config, word_order_config)
 
 
 def build_corpus(out: str, config: DemoConfig, done: dict) -> dict:
@@ -104,6 +105,31 @@ def finetune(out: str, config: DemoConfig, done: dict) -> dict:
     print(f"best balanced-dev accuracy {result.best_score:.4f} at step {result.best_step}")
     return {"model": result.files["keras"], "best_dev_accuracy": result.best_score,
             "best_step": result.best_step}
+
+
+def finetune_word_order(out: str, config: DemoConfig, done: dict) -> dict:
+    """The word-order task from the held-out documents (`data.word_order`), fine-tuned from
+    the student; beside it, naive Bayes on word counts (bag of words: chance) and on word
+    pairs, trained on the same examples."""
+    from mobilebert_tf.data.documents import read_documents
+    from mobilebert_tf.data.word_order import (naive_bayes_accuracy, word_order_examples,
+                                               write_word_order_data)
+    from mobilebert_tf.run.experiment import run_training
+
+    examples = word_order_examples(read_documents([done["corpus"]["files"]["heldout"]]),
+                                   dev_every=3)
+    data_dir = tf.io.gfile.join(out, "data")
+    write_word_order_data(examples, data_dir)
+    train, dev = examples["train"], examples["validation"]
+    baselines = {f"naive_bayes_{n}gram": naive_bayes_accuracy(train, dev, n) for n in (1, 2)}
+    result = run_training(word_order_config(out, done["student"]["checkpoint"], done["vocab"],
+                                            data_dir, config))
+    print(f"word order: {len(train)} train / {len(dev)} dev sentences; best dev accuracy "
+          f"{result.best_score:.4f} at step {result.best_step}; naive Bayes on words "
+          f"{baselines['naive_bayes_1gram']:.4f}, on word pairs "
+          f"{baselines['naive_bayes_2gram']:.4f}")
+    return {"train_examples": len(train), "dev_examples": len(dev),
+            "best_dev_accuracy": result.best_score, "best_step": result.best_step, **baselines}
 
 
 def sentiment_inputs(split: str, vocab_file: str, config: DemoConfig):
@@ -232,4 +258,4 @@ def time_latency(out: str, config: DemoConfig, done: dict) -> dict:
 # follows them, rewritten on every run.
 STAGES = {"corpus": build_corpus, "vocab": build_vocab, "records": build_records,
           "teacher": train_teacher, "student": train_student, "finetune": finetune,
-          "export": export_model, "accuracy": dev_accuracy, "latency": time_latency}
+          "word_order": finetune_word_order, "export": export_model, "accuracy": dev_accuracy, "latency": time_latency}

@@ -107,7 +107,8 @@ class Predictor:
 
 
 def classification_metrics(task: FinetuneTask, predictions, labels) -> dict[str, float]:
-    """GLUE tasks: their GLUE metrics plus `glue_score`; sentiment: accuracy."""
+    """GLUE tasks: their GLUE metrics plus `glue_score`; the others (sentiment, word order):
+    accuracy."""
     if not task.is_glue:
         return {"accuracy": metrics.accuracy(predictions, labels)}
     values = metrics.glue_metrics(task.name, predictions, labels)

@@ -22,6 +22,11 @@ is the usual best) 2e-5 x 2. They are starting points for a search, not tuned re
 | squad_v1.1 | span | EM, F1 | f1 | 4e-5 | 5 | 32 | 384 |
 | squad_v2.0 | span | EM, F1, best thresholds | best_f1 | 4e-5 | 5 | 32 | 384 |
 | sentiment | 2 (rotten/fresh) | accuracy | accuracy | 5e-5 | 3 | 32 | 128 |
+| word_order | 2 (swapped/original) | accuracy | accuracy | 5e-5 | 3 | 32 | 128 |
+
+`word_order` (`mobilebert_tf.data.word_order`) needs word order to be solved: a sentence as
+written or with two adjacent words swapped; its `data_dir` holds the files
+`data.word_order.write_word_order_data` writes (the demo makes them from its held-out text).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import random
 import tensorflow as tf
 
 from mobilebert_tf import fileio
-from mobilebert_tf.data import glue, sentiment, squad
+from mobilebert_tf.data import glue, sentiment, squad, word_order
 from mobilebert_tf.errors import InputError
 
 
@@ -106,6 +111,9 @@ TASKS: dict[str, FinetuneTask] = {
     "sentiment": FinetuneTask("sentiment", "classification", sentiment.LABELS,
                               ("validation",), (), "accuracy", 5e-5, 3, 32, 128,
                               (("validation", "sentiment"),)),
+    "word_order": FinetuneTask("word_order", "classification", word_order.LABELS,
+                               ("validation",), (), "accuracy", 5e-5, 3, 32, 128,
+                               (("validation", "word_order"),)),
 }
 
 
@@ -207,6 +215,8 @@ def read_text_split(task: FinetuneTask, split: str, source: DataSource):
     with _reading(task, split):
         if task.name == "sentiment":
             return sentiment.read_rotten_tomatoes(split)
+        if task.name == "word_order":
+            return word_order.read_word_order(source.check_dir(task), split)
         if source.use_tfds:
             return glue.read_glue_tfds(task.name, split, source.tfds_data_dir,
                                        source.tfds_manual_dir)

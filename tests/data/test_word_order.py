@@ -1,42 +1,18 @@
 """The word-order task: real text, same words on both sides, so bag-of-words is at chance while
 word order (bigrams) is not."""
 
-from collections import Counter
-
 import numpy as np
 import pytest
 
 from mobilebert_tf.data.corpus import play_documents, play_files
-from mobilebert_tf.data.word_order import (read_word_order, swap_positions, word_order_examples,
-                                           write_word_order_data)
+from mobilebert_tf.data.word_order import (naive_bayes_accuracy, read_word_order, swap_positions,
+                                           word_order_examples, write_word_order_data)
 
 
 @pytest.fixture(scope="module")
 def splits():
     documents = [doc for path in play_files()[:6] for doc in play_documents(path)]
     return word_order_examples(documents, seed=0)
-
-
-def _features(text, n):
-    words = text.lower().split()
-    return Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
-
-
-def naive_bayes_accuracy(train, dev, n):
-    """Multinomial naive Bayes on n-gram counts (add-one smoothing), dev accuracy."""
-    counts = [Counter(), Counter()]
-    for ex in train:
-        counts[ex.label].update(_features(ex.text_a, n))
-    vocab = set(counts[0]) | set(counts[1])
-    totals = [sum(c.values()) + len(vocab) for c in counts]
-    prior = np.log(np.bincount([ex.label for ex in train], minlength=2) / len(train))
-    correct = 0
-    for ex in dev:
-        score = prior.copy()
-        for feature, k in _features(ex.text_a, n).items():
-            score += [k * np.log((counts[c][feature] + 1) / totals[c]) for c in (0, 1)]
-        correct += int(np.argmax(score) == ex.label)
-    return correct / len(dev)
 
 
 def test_swapped_sentence_keeps_its_words_and_labels_are_balanced(splits):

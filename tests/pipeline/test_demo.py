@@ -57,6 +57,9 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
     assert "held-out MLM accuracy" in summary and "| int8 |" in summary
     assert "attention KL from uniform" in summary and "length-adaptive twins" in summary
     assert "| pkt_layer_0 | " in summary and "Before PD the student" in summary
+    word_order = results["word_order"]
+    assert word_order["train_examples"] > word_order["dev_examples"] > 0
+    assert 0.0 <= word_order["best_dev_accuracy"] <= 1.0 and "Word order (" in summary
     for plot in (work_dir / "summary" / "losses.png", work_dir / "latency" / "latency.png"):
         assert plot.read_bytes()[:8] == PNG
     assert "$ mobilebert-train --mode distill" in stdout
