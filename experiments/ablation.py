@@ -37,6 +37,8 @@ from absl import app, flags
 
 from mobilebert_tf import demo, fileio, run
 from mobilebert_tf.demo import DemoConfig, Pipeline
+from mobilebert_tf.demo.config import word_order_config
+from mobilebert_tf.demo.stages import word_order_data
 from mobilebert_tf.run.experiment import run_training, train_pretrainer
 
 FLAGS = flags.FLAGS
@@ -75,7 +77,8 @@ VARIANTS = {
 }
 DISTILLED = tuple(v for v in VARIANTS if v != "none")
 DEMO_STAGES = ("corpus", "vocab", "records", "teacher")  # the demo's, shared
-METRICS = {"mlm_accuracy": "held-out MLM accuracy", "dev_accuracy": "sentiment dev accuracy"}
+METRICS = {"mlm_accuracy": "held-out MLM accuracy", "dev_accuracy": "sentiment dev accuracy",
+           "word_order_accuracy": "word-order dev accuracy"}
 # (claim, pairs (a, b) that must hold as mean(a) `relation` mean(b), relation).
 CLAIMS = (
     ("PKT >= JKT >= AKT", (("pkt", "jkt"), ("jkt", "akt")), ">="),
@@ -179,27 +182,28 @@ def given_teacher(work_dir: str, teacher_dir: str, records: dict, vocab_size: in
     return result
 
 
-def finetune_student(out: str, student: str, vocab: dict, seed: int,
-                     config: DemoConfig) -> dict:
-    # Unlike the demo's stage: one evaluation, of the final model, on the whole dev split.
-    steps = config.finetune_steps
-    result = run_training(dataclasses.replace(
-        demo.finetune_config(out, student, vocab, config), eval_every=steps,
-        max_eval_examples=None, balance_classes=False, seed=seed))
+def finetune_student(out: str, finetune: run.FinetuneConfig, seed: int, key: str) -> dict:
+    """`finetune` (the demo's sentiment or word-order config) with `seed` and, unlike the
+    demo's stages, one evaluation: of the final model, on the whole dev split; as `{key:
+    accuracy}`."""
+    steps = finetune.steps
+    result = run_training(dataclasses.replace(finetune, eval_every=steps, max_eval_examples=None,
+                                              balance_classes=False, seed=seed))
     if result.best_step != steps:
         raise RuntimeError(f"{out}: expected one evaluation at step {steps}, found the best at "
                            f"{result.best_step}.")
     accuracy = result.best_metrics["accuracy"]
-    print(f"dev accuracy {accuracy:.4f}")
-    return {"dev_accuracy": accuracy}
+    print(f"{METRICS[key]} {accuracy:.4f}")
+    return {key: accuracy}
 
 
 def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
                  variants: list[str], seeds: list[int],
-                 teacher_dir: str | None = None) -> tuple[dict, list[dict]]:
+                 teacher_dir: str | None = None) -> tuple[dict, dict, list[dict]]:
     """The demo's stages 1-4 (with `demo_config`; 1-3 when `teacher_dir` gives the teacher),
     then every (seed, variant) run with `config` (the demo's, or with another step budget and
-    fine-tuning), skipping finished ones; returns the teacher's result and one row per run."""
+    fine-tuning), skipping finished ones; returns the teacher's result, the word-order data's
+    (`demo.stages.word_order_data`) and one row per run."""
     check_variants(variants)
     check_budgets(variants, config)
     stages = DEMO_STAGES[:-1] if teacher_dir else DEMO_STAGES
@@ -207,22 +211,31 @@ def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
     vocab, records = done["vocab"], done["records"]
     teacher = done["teacher"] if not teacher_dir else given_teacher(
         work_dir, teacher_dir, records, vocab["size"], config)
+    word_order = Pipeline(tf.io.gfile.join(work_dir, "ablation"), config, demo.STAGES, 1).run(
+        "word_order", lambda out: word_order_data(out, done["corpus"]["files"]["heldout"]))
     rows = []
     for seed in seeds:  # seed-major: an interrupted ablation still covers every variant
         for variant in variants:
             print(f"\n== {variant}, seed {seed} ({len(rows) + 1}/{len(seeds) * len(variants)}):"
                   f" {VARIANTS[variant]}", flush=True)
             pipeline = Pipeline(tf.io.gfile.join(work_dir, "ablation", variant, f"seed_{seed}"),
-                                config, demo.STAGES, num_stages=2)
+                                config, demo.STAGES, num_stages=3)
             student = pipeline.run("student", lambda out: train_student(
                 out, variant, seed, records, vocab["size"], teacher["checkpoint"], config))
             tuned = pipeline.run("finetune", lambda out: finetune_student(
-                out, student["checkpoint"], vocab, seed, config))
+                out, demo.finetune_config(out, student["checkpoint"], vocab, config), seed,
+                "dev_accuracy"))
+            ordered = pipeline.run("word_order", lambda out: finetune_student(
+                out, word_order_config(out, student["checkpoint"], vocab,
+                                       word_order["data_dir"], config), seed,
+                "word_order_accuracy"))
             rows.append({"variant": variant, "seed": seed,
                          "mlm_accuracy": student["mlm_accuracy"],
                          "dev_accuracy": tuned["dev_accuracy"],
-                         "seconds": round(student["seconds"] + tuned["seconds"], 1)})
-    return teacher, rows
+                         "word_order_accuracy": ordered["word_order_accuracy"],
+                         "seconds": round(sum(r["seconds"] for r in (student, tuned, ordered)),
+                                          1)})
+    return teacher, word_order, rows
 
 
 # Results -----------------------------------------------------------------------------------
@@ -290,14 +303,17 @@ def results_markdown(results: dict) -> str:
              f"accuracy {results['teacher_mlm_accuracy']:.4f}). Then {config['finetune_steps']}"
              f" steps of sentiment fine-tuning (LR {config['finetune_learning_rate']}); dev "
              "accuracy of the final model on the whole dev split (always answering the "
-             f"commoner class scores {results['majority_class_accuracy']:.4f}). Mean ± std "
-             f"(n-1) over seeds {seeds}.", "",
-             "| variant | what | held-out MLM acc | dev acc | MLM acc per seed | "
-             "dev acc per seed |", "|---|---|---|---|---|---|"]
+             f"commoner class scores {results['majority_class_accuracy']:.4f}), and "
+             f"{config['word_order_steps']} steps on the word-order task (held-out sentences "
+             "as written vs two adjacent words swapped; chance 0.5; naive Bayes on words "
+             f"{results['word_order']['naive_bayes_1gram']:.4f}, on word pairs "
+             f"{results['word_order']['naive_bayes_2gram']:.4f}), scored the same way. Mean "
+             f"± std (n-1) over seeds {seeds}; per seed in `results.json`.", "",
+             "| variant | what | " + " | ".join(METRICS.values()) + " |",
+             "|---|---|" + "---|" * len(METRICS)]
     for variant, stats in summary.items():
-        per_seed = [", ".join(f"{v:.4f}" for v in stats[m]["values"]) for m in METRICS]
-        lines.append(f"| {variant} | {VARIANTS[variant]} | {_mean_std(stats['mlm_accuracy'])}"
-                     f" | {_mean_std(stats['dev_accuracy'])} | {per_seed[0]} | {per_seed[1]} |")
+        lines.append(f"| {variant} | {VARIANTS[variant]} | "
+                     + " | ".join(_mean_std(stats[m]) for m in METRICS) + " |")
     lines += ["", "## The paper's claims, on the means", ""]
     for v in results["claims"]:
         lines.append(f"- {v['claim']} — {METRICS[v['metric']]}: **{v['verdict']}**"
@@ -314,7 +330,8 @@ def plot_results(summary: dict, references: dict, path: str) -> str:
     import matplotlib.pyplot as plt
 
     variants = list(summary)
-    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(variants)), 3.8))
+    fig, axes = plt.subplots(1, len(METRICS),
+                             figsize=(max(12, 2.4 * len(variants)), 3.8))
     for ax, (metric, label) in zip(axes, METRICS.items()):
         for x, variant in enumerate(variants):
             stats = summary[variant][metric]
@@ -342,7 +359,9 @@ def write_results(output_dir: str, results: dict) -> None:
     text = results_markdown(results)
     fileio.write_text(tf.io.gfile.join(output_dir, "results.md"), text)
     references = {"mlm_accuracy": ("teacher", results["teacher_mlm_accuracy"]),
-                  "dev_accuracy": ("majority class", results["majority_class_accuracy"])}
+                  "dev_accuracy": ("majority class", results["majority_class_accuracy"]),
+                  "word_order_accuracy": ("naive Bayes on words",
+                                          results["word_order"]["naive_bayes_1gram"])}
     plot_results(results["summary"], references, tf.io.gfile.join(output_dir, "ablation.png"))
     print("\n" + text)
 
@@ -352,13 +371,15 @@ def ablate(work_dir: str, demo_config: DemoConfig, config: DemoConfig, variants:
            teacher_dir: str | None = None) -> dict:
     """`run_ablation`, then its results (runs, summary, claims; `command` is how it was
     started) written to `output_dir`; returns them."""
-    teacher, rows = run_ablation(work_dir, demo_config, config, variants, seeds, teacher_dir)
+    teacher, word_order, rows = run_ablation(work_dir, demo_config, config, variants, seeds,
+                                             teacher_dir)
     summary = summarize(rows)
     results = {"command": command, "config": dataclasses.asdict(config),
                "budget_steps": budget(config), "seeds": seeds, "variants": variants,
                "teacher_checkpoint": teacher["checkpoint"],
                "teacher_mlm_accuracy": teacher["mlm_accuracy"],
-               "majority_class_accuracy": majority_class_accuracy(), "runs": rows,
+               "majority_class_accuracy": majority_class_accuracy(), "word_order": word_order,
+               "runs": rows,
                "summary": summary, "claims": evaluate_claims(summary)}
     write_results(output_dir, results)
     return results

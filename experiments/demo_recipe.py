@@ -57,8 +57,6 @@ VARIANTS = {
         "lamb_1e-2_200": dict(learning_rate=1e-2, transfer_steps=200),
         "lamb_1e-2_400": dict(learning_rate=1e-2, transfer_steps=400),
         "lamb_5e-3_400": dict(learning_rate=5e-3, transfer_steps=400),
-        # The demo's student: the layer stages above, then its 500 PD steps at the same LR.
-        "lamb_1e-2_400_pd500": dict(learning_rate=1e-2, transfer_steps=400, pd_steps=500),
         "adamw_1e-3": dict(optimizer="adamw", learning_rate=1e-3),
         "lamb_1e-2_no_fmt": dict(learning_rate=1e-2, feature_map_transfer=False),
     },
@@ -217,7 +215,7 @@ def report(path: str) -> None:
             lines.append("")
         extra = " | FMT per layer | AT per layer" if kind == "pkt" else ""
         lines += [f"| variant | changed | step | held-out MLM | attention KL per layer{extra} "
-                  "| s per 100 steps |", "|---" * (7 if kind == "pkt" else 6) + "|"]
+                  "| s per 100 steps |", "|---" * (8 if kind == "pkt" else 6) + "|"]
         for name in sorted(os.listdir(root)):
             recipe_path = os.path.join(root, name, "recipe.json")
             evals = read_evals(os.path.join(root, name, "evals.jsonl"))

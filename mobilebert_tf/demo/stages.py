@@ -107,29 +107,33 @@ def finetune(out: str, config: DemoConfig, done: dict) -> dict:
             "best_step": result.best_step}
 
 
-def finetune_word_order(out: str, config: DemoConfig, done: dict) -> dict:
-    """The word-order task from the held-out documents (`data.word_order`), fine-tuned from
-    the student; beside it, naive Bayes on word counts (bag of words: chance) and on word
-    pairs, trained on the same examples."""
+def word_order_data(data_dir: str, heldout_text: str) -> dict:
+    """The word-order task's files in `data_dir`, from the held-out documents in
+    `heldout_text` (`data.word_order`; every 3rd document to dev), and naive Bayes on word
+    counts (bag of words: chance) and on word pairs, trained on the same examples."""
     from mobilebert_tf.data.documents import read_documents
     from mobilebert_tf.data.word_order import (naive_bayes_accuracy, word_order_examples,
                                                write_word_order_data)
-    from mobilebert_tf.run.experiment import run_training
 
-    examples = word_order_examples(read_documents([done["corpus"]["files"]["heldout"]]),
-                                   dev_every=3)
-    data_dir = tf.io.gfile.join(out, "data")
+    examples = word_order_examples(read_documents([heldout_text]), dev_every=3)
     write_word_order_data(examples, data_dir)
     train, dev = examples["train"], examples["validation"]
-    baselines = {f"naive_bayes_{n}gram": naive_bayes_accuracy(train, dev, n) for n in (1, 2)}
+    return {"data_dir": data_dir, "train_examples": len(train), "dev_examples": len(dev),
+            **{f"naive_bayes_{n}gram": naive_bayes_accuracy(train, dev, n) for n in (1, 2)}}
+
+
+def finetune_word_order(out: str, config: DemoConfig, done: dict) -> dict:
+    """The word-order task (`word_order_data`), fine-tuned from the student."""
+    from mobilebert_tf.run.experiment import run_training
+
+    data = word_order_data(tf.io.gfile.join(out, "data"), done["corpus"]["files"]["heldout"])
     result = run_training(word_order_config(out, done["student"]["checkpoint"], done["vocab"],
-                                            data_dir, config))
-    print(f"word order: {len(train)} train / {len(dev)} dev sentences; best dev accuracy "
-          f"{result.best_score:.4f} at step {result.best_step}; naive Bayes on words "
-          f"{baselines['naive_bayes_1gram']:.4f}, on word pairs "
-          f"{baselines['naive_bayes_2gram']:.4f}")
-    return {"train_examples": len(train), "dev_examples": len(dev),
-            "best_dev_accuracy": result.best_score, "best_step": result.best_step, **baselines}
+                                            data["data_dir"], config))
+    print(f"word order: {data['train_examples']} train / {data['dev_examples']} dev sentences;"
+          f" best dev accuracy {result.best_score:.4f} at step {result.best_step}; naive Bayes "
+          f"on words {data['naive_bayes_1gram']:.4f}, on word pairs "
+          f"{data['naive_bayes_2gram']:.4f}")
+    return {**data, "best_dev_accuracy": result.best_score, "best_step": result.best_step}
 
 
 def sentiment_inputs(split: str, vocab_file: str, config: DemoConfig):

@@ -48,7 +48,8 @@ def test_bad_variants_and_seeds_are_rejected():
 def test_claims_are_read_off_the_means():
     means = {"pkt": 0.5, "jkt": 0.4, "akt": 0.45, "none": 0.3, "pkt_no_fmt": 0.35,
              "pkt_no_at": 0.48}
-    rows = [{"variant": v, "seed": s, "mlm_accuracy": m + d, "dev_accuracy": m + d}
+    rows = [{"variant": v, "seed": s, "mlm_accuracy": m + d, "dev_accuracy": m + d,
+             "word_order_accuracy": m + d}
             for v, m in means.items() for s, d in enumerate((-0.01, 0.01))]
     claims = ablation.evaluate_claims(ablation.summarize(rows))
     verdicts = {(c["claim"][:8], c["metric"]): c["verdict"] for c in claims}
@@ -61,12 +62,13 @@ def test_claims_are_read_off_the_means():
 
 def test_results_are_written_to_a_bucket_path(ram_path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # builtin file I/O on "ram://..." would write under ./ram:/
-    rows = [{"variant": v, "seed": 0, "mlm_accuracy": 0.3, "dev_accuracy": 0.6}
-            for v in ("pkt", "none")]
+    rows = [{"variant": v, "seed": 0, "mlm_accuracy": 0.3, "dev_accuracy": 0.6,
+             "word_order_accuracy": 0.55} for v in ("pkt", "none")]
     summary = ablation.summarize(rows)
     results = {"command": "python -m experiments.ablation", "config": dataclasses.asdict(
         SMOKE_CONFIG), "budget_steps": 8, "seeds": [0], "teacher_mlm_accuracy": 0.4,
         "majority_class_accuracy": 0.5, "runs": rows, "summary": summary,
+        "word_order": {"naive_bayes_1gram": 0.5, "naive_bayes_2gram": 0.56},
         "claims": ablation.evaluate_claims(summary)}
     ablation.write_results(f"{ram_path}/out", results)
     assert list(tmp_path.iterdir()) == []
@@ -92,7 +94,7 @@ def test_smoke_ablation_writes_results_and_reruns_skip(smoke_demo, tmp_path, cap
         results = json.load(f)
     assert [(r["variant"], r["seed"]) for r in results["runs"]] == [("none", 0)]
     for r in results["runs"]:
-        for metric in ("mlm_accuracy", "dev_accuracy"):
+        for metric in ("mlm_accuracy", "dev_accuracy", "word_order_accuracy"):
             assert math.isfinite(r[metric]) and 0.0 <= r[metric] <= 1.0
     assert 0.5 <= results["majority_class_accuracy"] < 1.0
     assert results["command"] == command
@@ -101,7 +103,8 @@ def test_smoke_ablation_writes_results_and_reruns_skip(smoke_demo, tmp_path, cap
     assert (output_dir / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     done = sorted(glob.glob(str(work_dir / "ablation" / "*" / "seed_0" / "*" / "done.json")))
-    assert len(done) == 2  # the variant's student and finetune
+    assert len(done) == 3  # the variant's student, sentiment and word-order fine-tuning
     mtimes = [os.path.getmtime(p) for p in done]
-    assert ablate().count("done before, skipped.") == 4 + 2  # demo stages 1-4, then runs
+    # Demo stages 1-4, the word-order data, then the run's three.
+    assert ablate().count("done before, skipped.") == 4 + 1 + 3
     assert [os.path.getmtime(p) for p in done] == mtimes
