@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from mobilebert_tf import fileio
 from mobilebert_tf.run.configs import DistillConfig, PretrainConfig
 
 
@@ -79,7 +80,6 @@ def stage_end_diagnostics(config: DistillConfig, heldout_files: str, max_batches
     to `<model_dir>/stage_ends.jsonl` (a resumed run keeps what was measured before it
     stopped). Read them with `read_stage_ends`."""
     import json
-    import math
 
     import tensorflow as tf
 
@@ -87,7 +87,7 @@ def stage_end_diagnostics(config: DistillConfig, heldout_files: str, max_batches
     from mobilebert_tf.distillation.diagnostics import (attention_kl_from_uniform,
                                                         layer_transfer_losses)
     from mobilebert_tf.training.evaluation import mlm_accuracy
-    from mobilebert_tf.training.loop import Every
+    from mobilebert_tf.training.loop import AtStageEnds
     from mobilebert_tf.training.stage import stage_ends
 
     def heldout():
@@ -99,7 +99,7 @@ def stage_end_diagnostics(config: DistillConfig, heldout_files: str, max_batches
         done = {row["step"] for row in read_stage_ends(config.model_dir)}
 
         def measure(step: int) -> None:
-            if step not in ends or step in done:
+            if step in done:
                 return
             student = trainer.student
             row = {"step": step, "stage": trainer.stages[ends.index(step)].name,
@@ -108,12 +108,12 @@ def stage_end_diagnostics(config: DistillConfig, heldout_files: str, max_batches
                                                              max_batches),
                    **layer_transfer_losses(trainer.teacher, student, heldout(),
                                            trainer.layer_mapping, max_batches)}
-            with tf.io.gfile.GFile(tf.io.gfile.join(config.model_dir, STAGE_ENDS_FILE),
-                                   "a") as f:
-                f.write(json.dumps(row) + "\n")
+            # Rewritten whole, not appended: bucket filesystems cannot append.
+            rows = read_stage_ends(config.model_dir) + [row]
+            fileio.write_text(tf.io.gfile.join(config.model_dir, STAGE_ENDS_FILE),
+                              "".join(json.dumps(r) + "\n" for r in rows))
 
-        # One hook at the stages' common period, so host loops end no more often than that.
-        return [Every(math.gcd(*ends), measure)]
+        return [AtStageEnds(measure)]
 
     return hooks
 
@@ -127,6 +127,6 @@ def read_stage_ends(model_dir: str) -> list[dict]:
     path = tf.io.gfile.join(model_dir, STAGE_ENDS_FILE)
     if not tf.io.gfile.exists(path):
         return []
-    with tf.io.gfile.GFile(path) as f:
-        rows = {row["step"]: row for row in map(json.loads, filter(None, f.read().splitlines()))}
+    lines = filter(None, fileio.read_text(path).splitlines())
+    rows = {row["step"]: row for row in map(json.loads, lines)}
     return [rows[step] for step in sorted(rows)]

@@ -31,9 +31,9 @@ from mobilebert_tf.training.pretraining import PretrainingTrainer, pretraining_s
 from mobilebert_tf.training.trainer import StagedTrainer
 
 
-# `hooks(trainer)` -> the `loop.Every` hooks of a run, given its built trainer (e.g. to
-# evaluate the model being trained at stage ends).
-Hooks = Callable[[StagedTrainer], Sequence[loop.Every]]
+# `hooks(trainer)` -> the `loop.Every` / `loop.AtStageEnds` hooks of a run, given its built
+# trainer (e.g. to evaluate the model being trained at stage ends).
+Hooks = Callable[[StagedTrainer], Sequence[loop.Every | loop.AtStageEnds]]
 
 
 def pretrain(config: PretrainConfig, strategy: tf.distribute.Strategy | None = None,

@@ -44,6 +44,20 @@ class Every:
     steps: int
     fn: Callable[[int], None]
 
+    def due(self, step: int, ends: Sequence[int]) -> bool:
+        return step % self.steps == 0 or step == ends[-1]
+
+
+@dataclasses.dataclass(frozen=True)
+class AtStageEnds:
+    """A hook: `fn(step)` after the last step of every stage (stage ends end host loops
+    anyway, so this adds no host-loop boundary)."""
+
+    fn: Callable[[int], None]
+
+    def due(self, step: int, ends: Sequence[int]) -> bool:
+        return step in ends
+
 
 # `dataset_fn(input_context, resume)` -> this input pipeline's dataset of per-replica batches,
 # continuing the run's data order at `resume`.
@@ -142,7 +156,7 @@ def step_function(trainer: StagedTrainer, strategy: tf.distribute.Strategy):
 def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute.Strategy,
           model_dir: str, checkpoint_every: int = 1000, log_every: int = 100,
           steps_per_loop: int | None = None, max_to_keep: int = 3,
-          exit_after_steps: int | None = None, hooks: Sequence[Every] = (),
+          exit_after_steps: int | None = None, hooks: Sequence[Every | AtStageEnds] = (),
           progress: bool = False, input_options: tf.distribute.InputOptions | None = None
           ) -> dict:
     """Train `trainer` (compiled, built in `strategy.scope()`) through all its stages.
@@ -158,8 +172,8 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
             ends at every stage end, checkpoint, hook step and `exit_after_steps`, so those
             happen exactly where asked, whatever this is.
         exit_after_steps: Test aid: SIGKILL this process after that many steps.
-        hooks: `Every(steps, fn)`: `fn(step)` once that step's logs, summaries and
-            checkpoint are written (fine-tuning evaluates here).
+        hooks: `Every(steps, fn)` or `AtStageEnds(fn)`: `fn(step)` once that step's logs,
+            summaries and checkpoint are written (fine-tuning evaluates here).
         progress: Show a progress bar (tqdm, on stderr) over all stages' steps.
         input_options: passed to `distribute_datasets_from_function`.
 
@@ -206,7 +220,7 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
     logs, t0, steps_timed = {}, time.time(), 0
     bar = tqdm.tqdm(total=last_step, initial=resume.step, unit="step",
                     disable=not (progress and chief), dynamic_ncols=True)
-    periods = [checkpoint_every] + [hook.steps for hook in hooks]
+    periods = [checkpoint_every] + [hook.steps for hook in hooks if isinstance(hook, Every)]
     boundaries = ends + ([exit_after_steps] if exit_after_steps else [])
     stage_index, _ = stage_at(stages, resume.step)
     while int(step) < last_step:
@@ -250,7 +264,7 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
                 if not chief:
                     tf.io.gfile.rmtree(save_dir)
             for hook in hooks:
-                if current % hook.steps == 0 or current == last_step:
+                if hook.due(current, ends):
                     hook.fn(current)
             if exit_after_steps is not None and current >= exit_after_steps:
                 writer.flush()

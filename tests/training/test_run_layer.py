@@ -11,6 +11,7 @@ import tensorflow as tf
 from mobilebert_tf import run
 from mobilebert_tf.data.synthetic_records import synthetic_examples, write_pretraining_records
 from mobilebert_tf.errors import InputError
+from mobilebert_tf.run.experiment import read_stage_ends, stage_end_diagnostics
 
 SEQ, PREDICTIONS, VOCAB = 32, 5, 1000
 MODEL = dict(overrides={"num_layers": 2, "vocab_size": VOCAB}, seq_length=SEQ,
@@ -86,7 +87,10 @@ def test_teacher_distill_finetune_export_with_every_path_on_ram(bucket, teacher)
 
     # 7 steps per host call; every stage end (3, 6, 10) and checkpoint (4, 8) still ends one.
     student = distill_config(bucket, teacher, "student", steps_per_loop=7)
-    assert run.distill(student)["step"] == 10
+    hooks = stage_end_diagnostics(student, student.train_files, max_batches=1)
+    assert run.distill(student, hooks=hooks)["step"] == 10
+    ends = read_stage_ends(student.model_dir)  # measured at each stage end, kept on ram://
+    assert [(row["step"], len(row["at"])) for row in ends] == [(3, 2), (6, 2), (10, 2)]
     assert sorted(tf.io.gfile.glob(f"{student.model_dir}/ckpt-*.index")) == [
         f"{student.model_dir}/ckpt-{n}.index" for n in (10, 4, 8)]
     positions = fileio.checkpoint_reader(f"{student.model_dir}/ckpt-10").get_tensor(
