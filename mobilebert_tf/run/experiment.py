@@ -73,41 +73,35 @@ def train_pretrainer(name: str, config: PretrainConfig | DistillConfig,
 STAGE_ENDS_FILE = "stage_ends.jsonl"
 
 
-def stage_end_diagnostics(config: DistillConfig, heldout_files: str, max_batches: int = 8):
-    """`run.distill` hooks that measure, at the end of every stage, the student's held-out MLM
-    accuracy and attention KL from uniform, and per layer its feature-map and attention
-    transfer losses against the teacher (`diagnostics.layer_transfer_losses`); each appended
-    to `<model_dir>/stage_ends.jsonl` (a resumed run keeps what was measured before it
-    stopped). Read them with `read_stage_ends`."""
+def stage_end_diagnostics(config: DistillConfig, heldout_files: str,
+                          max_batches: int | None = None):
+    """`run.distill` hooks that measure, at the end of every stage, where the student stands
+    against its teacher on the held-out records (`diagnostics.TransferProbe`: the student's
+    MLM accuracy and attention KL from uniform, per layer FMT and AT); each row kept in
+    `<model_dir>/stage_ends.jsonl` (a resumed run keeps what was measured before it stopped).
+    Read them with `read_stage_ends`."""
     import json
 
     import tensorflow as tf
 
     from mobilebert_tf.data.pretraining_dataset import pretraining_dataset
-    from mobilebert_tf.distillation.diagnostics import (attention_kl_from_uniform,
-                                                        layer_transfer_losses)
-    from mobilebert_tf.training.evaluation import mlm_accuracy
+    from mobilebert_tf.distillation.diagnostics import TransferProbe
     from mobilebert_tf.training.loop import AtStageEnds
     from mobilebert_tf.training.stage import stage_ends
-
-    def heldout():
-        return pretraining_dataset(heldout_files, config.seq_length, config.max_predictions,
-                                   64, shuffle=False, repeat=False)
 
     def hooks(trainer):
         ends = stage_ends(trainer.stages)
         done = {row["step"] for row in read_stage_ends(config.model_dir)}
+        probe = TransferProbe(trainer.teacher, trainer.student, trainer.layer_mapping)
 
         def measure(step: int) -> None:
             if step in done:
                 return
-            student = trainer.student
+            heldout = pretraining_dataset(heldout_files, config.seq_length,
+                                          config.max_predictions, 64, shuffle=False,
+                                          repeat=False)
             row = {"step": step, "stage": trainer.stages[ends.index(step)].name,
-                   "mlm_accuracy": mlm_accuracy(student, heldout()),
-                   "attention_kl": attention_kl_from_uniform(student.encoder, heldout(),
-                                                             max_batches),
-                   **layer_transfer_losses(trainer.teacher, student, heldout(),
-                                           trainer.layer_mapping, max_batches)}
+                   **probe(heldout, max_batches)}
             # Rewritten whole, not appended: bucket filesystems cannot append.
             rows = read_stage_ends(config.model_dir) + [row]
             fileio.write_text(tf.io.gfile.join(config.model_dir, STAGE_ENDS_FILE),

@@ -10,6 +10,7 @@ from mobilebert_tf.distillation import losses
 from mobilebert_tf.distillation.diagnostics import (attention_kl_from_uniform,
                                                     layer_transfer_losses)
 from mobilebert_tf.encoder import INPUT_KEYS
+from mobilebert_tf.training.evaluation import mlm_accuracy
 
 from tests.distillation.conftest import make_batch, make_pretrainer
 
@@ -73,5 +74,10 @@ def test_layer_transfer_losses_equal_the_training_losses_per_layer():
         assert result["fmt"][layer] == pytest.approx(float(fmt), rel=1e-5)
         assert result["at"][layer] == pytest.approx(float(at), rel=1e-5)
         assert result["at"][layer] > 1e-3
+    # The probe's student measures equal the stand-alone functions'.
+    dataset = tf.data.Dataset.from_tensors(batch)
+    assert result["mlm_accuracy"] == pytest.approx(mlm_accuracy(student, dataset))
+    assert result["attention_kl"] == pytest.approx(
+        attention_kl_from_uniform(student.encoder, dataset), rel=1e-5, abs=1e-9)
     same = layer_transfer_losses(teacher, teacher, tf.data.Dataset.from_tensors(batch))
     assert max(same["fmt"] + same["at"]) < 1e-6

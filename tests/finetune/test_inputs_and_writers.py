@@ -13,9 +13,9 @@ from mobilebert_tf.finetune.run import FinetuneConfig, finetune
 from mobilebert_tf.finetune.tasks import TASKS, InputError, get_task, subsample
 
 
-def test_every_glue_task_squad_and_sentiment_are_known():
+def test_every_glue_task_squad_sentiment_and_word_order_are_known():
     assert list(TASKS) == ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte",
-                           "wnli", "squad_v1.1", "squad_v2.0", "sentiment"]
+                           "wnli", "squad_v1.1", "squad_v2.0", "sentiment", "word_order"]
     assert get_task("SST-2") is TASKS["sst2"] and get_task("STS-B").kind == "regression"
     mnli = get_task("mnli")
     assert mnli.eval_splits == ("validation_matched", "validation_mismatched")

@@ -15,6 +15,7 @@ from mobilebert_tf import demo, fileio
 from mobilebert_tf.demo import SMOKE_CONFIG, STAGES, Pipeline
 from mobilebert_tf.demo.config import setting
 from mobilebert_tf.demo.report import scalar_series
+from mobilebert_tf.demo.stages import word_order_data
 from mobilebert_tf.export.tflite import PRECISIONS
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -120,6 +121,10 @@ def test_bookkeeping_on_a_bucket_work_dir(ram_path, tmp_path, monkeypatch, capsy
         "student": lambda out, *args: train(out, "student"),
         "finetune": lambda out, *args: {**train(out, "finetune"), "model": f"{out}/m.keras",
                                         "best_dev_accuracy": 0.5, "best_step": 3},
+        # The word-order task's files are written for real (from the held-out text).
+        "word_order": lambda out, config, done: {
+            **word_order_data(f"{out}/data", done["corpus"]["files"]["heldout"]),
+            "best_dev_accuracy": 0.5, "best_step": 3},
         "export": export,
         "accuracy": lambda *args: {"examples": 4, "accuracy": {"int8": 0.5},
                                    "agreement": {"int8": 1.0}},
@@ -138,6 +143,8 @@ def test_bookkeeping_on_a_bucket_work_dir(ram_path, tmp_path, monkeypatch, capsy
     assert results["corpus"]["files"]["train"] == f"{ram_path}/corpus/train.txt"
     assert fileio.read_text(results["corpus"]["files"]["heldout"]).strip()
     assert "| int8 | 0.5000 | 100.00% |" in fileio.read_text(results["summary"]["summary"])
+    assert fileio.read_text(f"{ram_path}/word_order/data/validation.tsv").startswith(
+        "sentence\tlabel\n")
     assert fileio.read_bytes(results["summary"]["losses_plot"])[:8] == PNG
     assert scalar_series(f"{ram_path}/teacher/summaries", "loss/loss") == (
         [1, 2, 3], [1.0, 0.5, pytest.approx(1 / 3)])
