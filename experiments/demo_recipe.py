@@ -141,11 +141,10 @@ def training_config(kind: str, r: dict, model_dir: str, data: dict):
 def evaluation(kind: str, trainer, data: dict) -> dict:
     if kind == "teacher":
         return pretrainer_report(trainer.model, data)
-    from mobilebert_tf.distillation.diagnostics import layer_transfer_losses
+    from mobilebert_tf.distillation.diagnostics import TransferProbe
 
-    return {**pretrainer_report(trainer.student, data),
-            **layer_transfer_losses(trainer.teacher, trainer.student, heldout(data),
-                                    max_batches=8)}
+    # (The runs of 2026-11-30 measured attention KL, FMT and AT on the first 8 batches.)
+    return TransferProbe(trainer.teacher, trainer.student)(heldout(data))
 
 
 def run_variant(kind: str, name: str, data: dict) -> None:
