@@ -213,8 +213,8 @@ def report(path: str) -> None:
                              f"attention KL from uniform {_layers(t['attention_kl'])}.")
             lines.append("")
         extra = " | FMT per layer | AT per layer" if kind == "pkt" else ""
-        lines += [f"| variant | changed | step | held-out MLM | attention KL per layer{extra} "
-                  "| s per 100 steps |", "|---" * (8 if kind == "pkt" else 6) + "|"]
+        lines += [f"| variant | records | changed | step | held-out MLM | attention KL per layer"
+                  f"{extra} | s per 100 steps |", "|---" * (9 if kind == "pkt" else 7) + "|"]
         for name in sorted(os.listdir(root)):
             recipe_path = os.path.join(root, name, "recipe.json")
             evals = read_evals(os.path.join(root, name, "evals.jsonl"))
@@ -227,7 +227,8 @@ def report(path: str) -> None:
             for e in evals:
                 per100 = 100 * e["train_seconds"] / max(e["step"] - previous, 1)
                 previous = e["step"]
-                cells = [name, str(changed or "-"), str(e["step"]), f"{e['mlm_accuracy']:.4f}",
+                cells = [name, r["records"], str(changed or "-"), str(e["step"]),
+                         f"{e['mlm_accuracy']:.4f}",
                          _layers(e["attention_kl"])]
                 if kind == "pkt":
                     cells += [_layers(e["fmt"]), _layers(e["at"])]
