@@ -60,30 +60,39 @@ MIRRORED = ["--strategy", "mirrored", "--num_cpu_devices", "2", "--per_replica_i
 
 @pytest.fixture(scope="module")
 def mirrored_teacher(teacher_args, train_runner, tmp_path_factory):
-    """An uninterrupted 6-step teacher run on 2 replicas, one input pipeline each."""
+    """A 6-step teacher run on 2 replicas, one input pipeline each, killed after step 3 and
+    resumed: `(model_dir, killed run, resumed run)`. The two-worker test's uninterrupted run
+    must match it, which it does only if resuming restored both replicas' data positions and
+    dropout streams (one run fewer than a separate uninterrupted mirrored reference)."""
     model_dir = str(tmp_path_factory.mktemp("mirrored_teacher"))
-    train_runner([*teacher_args, *MIRRORED, "--steps", "6", "--checkpoint_every", "2",
-                  "--model_dir", model_dir])
-    return model_dir
+    args = [*teacher_args, *MIRRORED, "--steps", "6", "--checkpoint_every", "2",
+            "--model_dir", model_dir]
+    killed = train_runner([*args, "--debug_exit_after_steps", "3"], check=False)
+    return model_dir, killed, train_runner(args)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", [[], MIRRORED], ids=["one_device", "mirrored"])
 def test_killed_teacher_run_with_dropout_resumes_to_the_same_weights(train_runner, teacher_args,
-                                                                     strategy, tmp_path,
-                                                                     request):
-    args = [*teacher_args, *strategy, "--steps", "6", "--checkpoint_every", "2"]
+                                                                     teacher_dir, tmp_path):
+    args = [*teacher_args, "--steps", "6", "--checkpoint_every", "2"]
     model_dir = str(tmp_path / "resumed")
-    # The uninterrupted runs of the same flags: `teacher_dir` is the one-device one.
-    reference_dir = request.getfixturevalue("mirrored_teacher" if strategy else "teacher_dir")
     killed = train_runner([*args, "--model_dir", model_dir, "--debug_exit_after_steps", "3"],
                           check=False)
     assert killed.returncode == -9  # after step 3, last save at step 2
     assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-2")
     resumed = train_runner([*args, "--model_dir", model_dir])
     assert "at step 2" in resumed.stderr
-    # Steps 3-6 draw the same dropout masks as the uninterrupted run's.
-    assert_same_final_checkpoint(model_dir, reference_dir, "ckpt-6")
+    # Steps 3-6 draw the same dropout masks as the uninterrupted run's (`teacher_dir`).
+    assert_same_final_checkpoint(model_dir, teacher_dir, "ckpt-6")
+
+
+@pytest.mark.slow
+def test_killed_mirrored_teacher_run_resumes_where_it_stopped(mirrored_teacher):
+    model_dir, killed, resumed = mirrored_teacher
+    assert killed.returncode == -9  # after step 3, last save at step 2
+    assert "at step 2" in resumed.stderr
+    assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-6")
+    # Its weights against an uninterrupted run: the two-worker test below.
 
 
 @pytest.mark.slow
@@ -173,8 +182,9 @@ def _free_ports(count):
 @pytest.mark.slow
 def test_two_workers_train_like_one_process_with_two_replicas(teacher_args, mirrored_teacher,
                                                               tmp_path):
-    # One process, two replicas, one input pipeline per replica (`mirrored_teacher`) against
-    # two worker processes of one replica each, one input pipeline per worker.
+    # One process, two replicas, one input pipeline per replica (`mirrored_teacher`, killed
+    # and resumed) against two worker processes of one replica each, one input pipeline per
+    # worker, uninterrupted.
     args = [*teacher_args, "--steps", "6", "--checkpoint_every", "2", "--steps_per_loop", "2"]
     model_dir = str(tmp_path / "two_workers")
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
@@ -196,7 +206,7 @@ def test_two_workers_train_like_one_process_with_two_replicas(teacher_args, mirr
     # The same records per replica (equal data positions); the weights differ only by the
     # all-reduce's summation order, as between one device and two (measured: 4e-8 at most
     # after 4 steps, 1e-5 of a tensor's scale; each step moves weights ~1e-3 of it).
-    assert_close_checkpoints(model_dir, mirrored_teacher, 1e-4)
+    assert_close_checkpoints(model_dir, mirrored_teacher[0], 1e-4)
 
 
 def readme_commands(section_start):
