@@ -17,7 +17,7 @@ Runs resume from their checkpoints; evaluations are appended to
     python -m experiments.demo_recipe --kind pkt --teacher runs/recipe/teacher/lamb_1e-2 \
         --work_dir runs/recipe --variants lamb_2e-3
     python -m experiments.demo_recipe --work_dir runs/recipe \
-        --report experiments/results/demo_recipe.md
+        --report experiments/results/demo_recipe_tables.md
 """
 
 from __future__ import annotations

@@ -33,14 +33,14 @@ class DemoConfig:
     # LAMB scales each step to at most ~LR x the weight's norm, so a run can move a weight
     # by about LR x steps in log-norm: attention leaves uniform only once the query and key
     # weights have grown well past their init, which 2e-3 x 1,500 did not allow (held-out MLM
-    # 0.13, attention KL < 0.1); 1e-2 does (experiments/results/demo_recipe.md).
+    # 0.13, attention KL < 0.1); 1e-2 does (experiments/README.md).
     teacher_learning_rate: float = setting("teacher", 1e-2)
     teacher_warmup_steps: int = setting("teacher", 150)
     student_preset: str = setting("student", "mobilebert_mini")
     # PKT steps per layer and its LR. Deviation from the paper (10k steps per layer at 1.5e-3):
     # at the demo's budget the same LAMB bound holds; 400 x 1e-2 lets each layer's attention
     # follow the teacher's (AT <= 0.5x the teacher's KL from uniform), 100 x 2e-3 left it
-    # uniform (experiments/results/demo_recipe.md).
+    # uniform (experiments/README.md).
     transfer_steps: int = setting("student", 400)
     pd_steps: int = setting("student", 500)
     distill_learning_rate: float = setting("student", 1e-2)

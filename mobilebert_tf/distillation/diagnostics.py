@@ -9,10 +9,11 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from mobilebert_tf.distillation.losses import (FMT_MEAN_WEIGHT, FMT_MSE_WEIGHT, FMT_VAR_WEIGHT,
-                                               attention_transfer_terms,
-                                               attention_uniformity_terms, feature_map_terms)
+from mobilebert_tf.distillation.losses import (attention_transfer_terms,
+                                               attention_uniformity_terms,
+                                               weighted_feature_map_terms)
 from mobilebert_tf.encoder import INPUT_KEYS, MobileBertEncoder
+from mobilebert_tf.training.evaluation import mlm_correct_terms
 from mobilebert_tf.training.trainer import PRETRAINER_KEYS
 
 MLM_LABEL_KEYS = ("masked_lm_ids", "masked_lm_weights")
@@ -72,20 +73,14 @@ class TransferProbe:
         s_out = self.student(inputs, training=False)
         rows = []
         for layer, t_layer in enumerate(self.layer_mapping):
-            mse, mean, var, tokens = feature_map_terms(t_out["encoder_outputs"][t_layer + 1],
-                                                       s_out["encoder_outputs"][layer + 1],
-                                                       mask)
+            fmt, tokens = weighted_feature_map_terms(t_out["encoder_outputs"][t_layer + 1],
+                                                     s_out["encoder_outputs"][layer + 1], mask)
             at, queries = attention_transfer_terms(t_out["attention_logits"][t_layer],
                                                    s_out["attention_logits"][layer], mask)
             kl, _ = attention_uniformity_terms(s_out["attention_logits"][layer], mask)
-            fmt = FMT_MSE_WEIGHT * mse + FMT_MEAN_WEIGHT * mean + FMT_VAR_WEIGHT * var
             rows.append(tf.stack([fmt, tokens, at, queries, kl]))
-        predicted = tf.argmax(s_out["mlm_logits"], -1, output_type=tf.int32)
-        weights = tf.cast(batch["masked_lm_weights"], tf.float32)
-        correct = tf.cast(tf.equal(predicted, tf.cast(batch["masked_lm_ids"], tf.int32)),
-                          tf.float32)
-        mlm = tf.stack([tf.reduce_sum(correct * weights), tf.reduce_sum(weights), 0.0, 0.0,
-                        0.0])
+        correct, total = mlm_correct_terms(s_out["mlm_logits"], batch)
+        mlm = tf.stack([correct, total, 0.0, 0.0, 0.0])
         return tf.stack(rows + [mlm])                           # [layers + 1, 5]
 
     def __call__(self, dataset: tf.data.Dataset, max_batches: int | None = None) -> dict:

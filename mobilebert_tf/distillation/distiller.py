@@ -120,11 +120,9 @@ class Distiller(StagedTrainer):
         for layer in stage.transfer_layers:
             t_layer = self.layer_mapping[layer]
             if self.feature_map_transfer:
-                mse, mean, var, _ = losses.feature_map_terms(
+                fmt, _ = losses.weighted_feature_map_terms(
                     teacher_out["encoder_outputs"][t_layer + 1],
                     student_out["encoder_outputs"][layer + 1], mask)
-                fmt = (losses.FMT_MSE_WEIGHT * mse + losses.FMT_MEAN_WEIGHT * mean
-                       + losses.FMT_VAR_WEIGHT * var)
                 terms[f"fmt_layer_{layer}"] = (fmt, "tokens")
             if self.attention_transfer:
                 at_sum, _ = losses.attention_transfer_terms(

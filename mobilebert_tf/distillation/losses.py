@@ -60,15 +60,25 @@ def feature_map_terms(teacher_features, student_features, input_mask=None,
             tf.reduce_sum(tf.abs(var_t - var_s) * mask), tf.reduce_sum(mask))
 
 
+def weighted_feature_map_terms(teacher_features, student_features, input_mask=None,
+                               mse_weight: float = FMT_MSE_WEIGHT,
+                               mean_weight: float = FMT_MEAN_WEIGHT,
+                               var_weight: float = FMT_VAR_WEIGHT, epsilon: float = 1e-12):
+    """`(weighted sum over real tokens, count)` of `feature_map_terms`: the paper's
+    `100*MSE + 5000*mean + 5*var` before dividing by the token count."""
+    mse, mean, var, count = feature_map_terms(teacher_features, student_features, input_mask,
+                                              epsilon)
+    return mse_weight * mse + mean_weight * mean + var_weight * var, count
+
+
 def feature_map_loss(teacher_features, student_features, input_mask=None,
                      mse_weight: float = FMT_MSE_WEIGHT, mean_weight: float = FMT_MEAN_WEIGHT,
                      var_weight: float = FMT_VAR_WEIGHT, epsilon: float = 1e-12):
     """Feature-map transfer for one layer: `100*MSE(LN(T), LN(S)) + 5000*mean((mu_T-mu_S)^2)
     + 5*mean(|var_T-var_S|)`, means over real tokens (see `feature_map_terms`)."""
-    mse, mean, var, count = feature_map_terms(teacher_features, student_features, input_mask,
-                                              epsilon)
-    count = tf.maximum(count, 1.0)
-    return (mse_weight * mse + mean_weight * mean + var_weight * var) / count
+    total, count = weighted_feature_map_terms(teacher_features, student_features, input_mask,
+                                              mse_weight, mean_weight, var_weight, epsilon)
+    return total / tf.maximum(count, 1.0)
 
 
 def attention_transfer_terms(teacher_logits, student_logits, input_mask):

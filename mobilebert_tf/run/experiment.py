@@ -33,7 +33,6 @@ def evaluate_pretrainer(config: PretrainConfig | DistillConfig, heldout_files: s
     (its model at `config.model_dir`)."""
     import tf_keras as keras
 
-    from mobilebert_tf.data.pretraining_dataset import pretraining_dataset
     from mobilebert_tf.distillation.diagnostics import attention_kl_from_uniform
     from mobilebert_tf.encoder import build_encoder
     from mobilebert_tf.models import MobileBertPretrainer
@@ -44,14 +43,22 @@ def evaluate_pretrainer(config: PretrainConfig | DistillConfig, heldout_files: s
     model = MobileBertPretrainer(build_encoder(config.model_config()))
     model(model.example_inputs())
     restore_model(model, config.model_dir)
-    dataset = pretraining_dataset(heldout_files, config.seq_length, config.max_predictions, 64,
-                                  shuffle=False, repeat=False)
+    dataset = heldout_dataset(heldout_files, config)
     result = {"mlm_accuracy": mlm_accuracy(model, dataset),
               "attention_kl": attention_kl_from_uniform(model.encoder, dataset, max_batches=8),
               "params": parameter_counts(model)}
     del model
     keras.backend.clear_session()
     return result
+
+
+def heldout_dataset(heldout_files: str, config: PretrainConfig | DistillConfig):
+    """The records `heldout_files` in batches of 64, once, in file order, shaped as `config`'s
+    training records."""
+    from mobilebert_tf.data.pretraining_dataset import pretraining_dataset
+
+    return pretraining_dataset(heldout_files, config.seq_length, config.max_predictions, 64,
+                               shuffle=False, repeat=False)
 
 
 def per_layer(values: list[float]) -> str:
@@ -84,7 +91,6 @@ def stage_end_diagnostics(config: DistillConfig, heldout_files: str,
 
     import tensorflow as tf
 
-    from mobilebert_tf.data.pretraining_dataset import pretraining_dataset
     from mobilebert_tf.distillation.diagnostics import TransferProbe
     from mobilebert_tf.training.loop import AtStageEnds
     from mobilebert_tf.training.stage import stage_ends
@@ -97,11 +103,8 @@ def stage_end_diagnostics(config: DistillConfig, heldout_files: str,
         def measure(step: int) -> None:
             if step in done:
                 return
-            heldout = pretraining_dataset(heldout_files, config.seq_length,
-                                          config.max_predictions, 64, shuffle=False,
-                                          repeat=False)
             row = {"step": step, "stage": trainer.stages[ends.index(step)].name,
-                   **probe(heldout, max_batches)}
+                   **probe(heldout_dataset(heldout_files, config), max_batches)}
             # Rewritten whole, not appended: bucket filesystems cannot append.
             rows = read_stage_ends(config.model_dir) + [row]
             fileio.write_text(tf.io.gfile.join(config.model_dir, STAGE_ENDS_FILE),
