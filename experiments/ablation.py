@@ -1,18 +1,25 @@
 """Distillation ablation (paper section 4.6) on the demo's data, teacher and compute budget.
 
     python -m experiments.ablation [--work_dir=runs/demo] [--seeds=0,1,2] \
-        [--variants=pkt,jkt,akt,none,pkt_no_at,pkt_no_fmt,pkt_no_pd] [--smoke] \
-        [--finetune_steps=N] [--finetune_learning_rate=LR] [--output_dir=experiments/results]
+        [--variants=pkt,jkt,...] [--teacher_dir=DIR] [--smoke] [--finetune_steps=N] \
+        [--finetune_learning_rate=LR] [--nofinetune_teacher] [--output_dir=experiments/results]
 
 Runs from the repository root, like the demo. First the demo's stages 1-4 (corpus, vocab,
 records, teacher) on the same `--work_dir`: done ones are reused, so the ablation sees the
 demo's data and teacher. Then, per seed and variant, under
 `<work_dir>/ablation/<variant>/seed_<s>/`:
 
-  student    `run.distill` (`run.pretrain` for `none`) for B = num_layers * transfer_steps +
-             pd_steps optimizer steps (every variant the same B), then held-out MLM accuracy
-  finetune   `run.finetune` on the sentiment task for a fixed budget; dev accuracy of the
-             final model (no best-of-N on dev) on the whole dev split
+  student      `run.distill` (`run.pretrain` for `none`) for B = num_layers * transfer_steps
+               + pd_steps optimizer steps (every variant the same B), then held-out MLM
+               accuracy
+  order_probe  the zero-shot word-order probe of its MLM head on held-out sentences
+               (`training.evaluation.order_probe_accuracy`)
+  finetune     `run.finetune` on the sentiment task for a fixed budget; dev accuracy of the
+               final model (no best-of-N on dev) on the whole dev split
+  word_order   the same on the word-order task (`data.word_order`)
+
+Then the teacher itself, measured the same way (`teacher_reference/`; its fine-tuning with
+every seed unless `--nofinetune_teacher`): the table's reference row.
 
 Each variant is the demo's student config (`demo.student_config`) with a few fields changed;
 every run is in process (`run.experiment`) and prints its equivalent `mobilebert-train`
@@ -38,8 +45,8 @@ from absl import app, flags
 from mobilebert_tf import demo, fileio, run
 from mobilebert_tf.demo import DemoConfig, Pipeline
 from mobilebert_tf.demo.config import word_order_config
-from mobilebert_tf.demo.stages import word_order_data
-from mobilebert_tf.run.experiment import run_training, train_pretrainer
+from mobilebert_tf.demo.stages import word_order_data, word_order_probe_data
+from mobilebert_tf.run.experiment import run_training, train_pretrainer, word_order_probe
 
 FLAGS = flags.FLAGS
 
@@ -59,6 +66,8 @@ def define_flags() -> None:
     flags.DEFINE_integer("pd_steps", None, "PD steps (default: the demo's).")
     flags.DEFINE_string("output_dir", "experiments/results", "Where results.json, results.md "
                         "and ablation.png go.")
+    flags.DEFINE_bool("finetune_teacher", True, "Also fine-tune the teacher on both tasks "
+                      "with every seed: the table's reference row.")
     flags.DEFINE_string("teacher_dir", None, "Distill from this teacher (a `--mode teacher` "
                         "model_dir trained on the demo's records with the demo's teacher "
                         "preset) instead of the demo's teacher stage; it is evaluated once, in "
@@ -77,8 +86,10 @@ VARIANTS = {
 }
 DISTILLED = tuple(v for v in VARIANTS if v != "none")
 DEMO_STAGES = ("corpus", "vocab", "records", "teacher")  # the demo's, shared
-METRICS = {"mlm_accuracy": "held-out MLM accuracy", "dev_accuracy": "sentiment dev accuracy",
-           "word_order_accuracy": "word-order dev accuracy"}
+METRICS = {"mlm_accuracy": "held-out MLM accuracy",
+           "order_probe_accuracy": "word-order MLM probe (zero-shot; chance 0.5)",
+           "dev_accuracy": "sentiment dev accuracy",
+           "word_order_accuracy": "word-order dev accuracy (fine-tuned)"}
 # (claim, pairs (a, b) that must hold as mean(a) `relation` mean(b), relation).
 CLAIMS = (
     ("PKT >= JKT >= AKT", (("pkt", "jkt"), ("jkt", "akt")), ">="),
@@ -161,9 +172,15 @@ def parse_seeds(values: list[str]) -> list[int]:
 
 def train_student(out: str, variant: str, seed: int, records: dict, vocab_size: int,
                   teacher: str, config: DemoConfig) -> dict:
+    return train_pretrainer(f"{variant}, seed {seed}:", student_run_config(
+        out, variant, seed, records, vocab_size, teacher, config), records["heldout"]["pattern"])
+
+
+def student_run_config(out: str, variant: str, seed: int, records: dict, vocab_size: int,
+                       teacher: str, config: DemoConfig):
+    """The `run` config of `variant` with `seed`, its model in `out`."""
     student = demo.student_config(out, records["train"]["pattern"], vocab_size, teacher, config)
-    return train_pretrainer(f"{variant}, seed {seed}:", variant_config(
-        variant, dataclasses.replace(student, seed=seed)), records["heldout"]["pattern"])
+    return variant_config(variant, dataclasses.replace(student, seed=seed))
 
 
 def given_teacher(work_dir: str, teacher_dir: str, records: dict, vocab_size: int,
@@ -182,6 +199,14 @@ def given_teacher(work_dir: str, teacher_dir: str, records: dict, vocab_size: in
     return result
 
 
+def probe_order(run_config, inputs: dict) -> dict:
+    """`{"order_probe_accuracy": ...}` of the pretrainer `run_config` trained."""
+    accuracy = word_order_probe(run_config, inputs)
+    print(f"{METRICS['order_probe_accuracy']} {accuracy:.4f} on {len(inputs['masked_lm_ids'])} "
+          "held-out sentences")
+    return {"order_probe_accuracy": accuracy}
+
+
 def finetune_student(out: str, finetune: run.FinetuneConfig, seed: int, key: str) -> dict:
     """`finetune` (the demo's sentiment or word-order config) with `seed` and, unlike the
     demo's stages, one evaluation: of the final model, on the whole dev split; as `{key:
@@ -197,45 +222,86 @@ def finetune_student(out: str, finetune: run.FinetuneConfig, seed: int, key: str
     return {key: accuracy}
 
 
+def finetune_both(pipeline: Pipeline, model: str, preset: str, vocab: dict, word_order: dict,
+                  seed: int, config: DemoConfig) -> dict:
+    """Sentiment and word-order fine-tuning of the pretrained `model` (of `preset`) with
+    `seed`, as two stages of `pipeline`; their dev accuracies."""
+    tuned = pipeline.run("finetune", lambda out: finetune_student(out, dataclasses.replace(
+        demo.finetune_config(out, model, vocab, config), preset=preset), seed, "dev_accuracy"))
+    ordered = pipeline.run("word_order", lambda out: finetune_student(out, dataclasses.replace(
+        word_order_config(out, model, vocab, word_order["data_dir"], config), preset=preset),
+        seed, "word_order_accuracy"))
+    return {**tuned, **ordered}
+
+
+def teacher_reference(work_dir: str, teacher: dict, records: dict, vocab: dict,
+                      word_order: dict, inputs: dict, seeds: list[int], config: DemoConfig,
+                      finetune: bool) -> dict:
+    """The teacher measured as the students are (its probe once; with `finetune`, both tasks
+    with every seed), under `<work_dir>/ablation/teacher_reference/`: the table's reference
+    row, as {metric: [values]}."""
+    out = tf.io.gfile.join(work_dir, "ablation", "teacher_reference")
+    teacher_run = demo.teacher_config(teacher["checkpoint"], records["train"]["pattern"],
+                                      vocab["size"], config)
+    probe = Pipeline(out, config, demo.STAGES, 1).run(
+        "order_probe", lambda _: probe_order(teacher_run, inputs))
+    values = {"mlm_accuracy": [teacher["mlm_accuracy"]],
+              "order_probe_accuracy": [probe["order_probe_accuracy"]]}
+    for seed in seeds if finetune else []:
+        print(f"\n== the teacher, seed {seed}: fine-tuned as the students are", flush=True)
+        pipeline = Pipeline(tf.io.gfile.join(out, f"seed_{seed}"), config, demo.STAGES, 2)
+        tuned = finetune_both(pipeline, teacher["checkpoint"], config.teacher_preset, vocab,
+                              word_order, seed, config)
+        for key, value in tuned.items():
+            if key != "seconds":
+                values.setdefault(key, []).append(value)
+    return values
+
+
 def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
-                 variants: list[str], seeds: list[int],
-                 teacher_dir: str | None = None) -> tuple[dict, dict, list[dict]]:
+                 variants: list[str], seeds: list[int], teacher_dir: str | None = None,
+                 finetune_teacher: bool = True) -> tuple[dict, dict, dict, list[dict]]:
     """The demo's stages 1-4 (with `demo_config`; 1-3 when `teacher_dir` gives the teacher),
     then every (seed, variant) run with `config` (the demo's, or with another step budget and
-    fine-tuning), skipping finished ones; returns the teacher's result, the word-order data's
-    (`demo.stages.word_order_data`) and one row per run."""
+    fine-tuning), skipping finished ones, then the teacher's reference row; returns the
+    teacher's result, its reference row (`teacher_reference`), the word-order data's
+    (`demo.stages.word_order_data`, plus the probe's size) and one row per run."""
     check_variants(variants)
     check_budgets(variants, config)
     stages = DEMO_STAGES[:-1] if teacher_dir else DEMO_STAGES
     done = demo.run_stages(Pipeline(work_dir, demo_config, demo.STAGES, len(stages)), stages)
     vocab, records = done["vocab"], done["records"]
+    heldout_text = done["corpus"]["files"]["heldout"]
     teacher = done["teacher"] if not teacher_dir else given_teacher(
         work_dir, teacher_dir, records, vocab["size"], config)
     word_order = Pipeline(tf.io.gfile.join(work_dir, "ablation"), config, demo.STAGES, 1).run(
-        "word_order", lambda out: word_order_data(out, done["corpus"]["files"]["heldout"]))
+        "word_order", lambda out: word_order_data(out, heldout_text))
+    inputs = word_order_probe_data(heldout_text, vocab["file"], config)
+    word_order = {**word_order, "probe_sentences": len(inputs["masked_lm_ids"])}
     rows = []
     for seed in seeds:  # seed-major: an interrupted ablation still covers every variant
         for variant in variants:
             print(f"\n== {variant}, seed {seed} ({len(rows) + 1}/{len(seeds) * len(variants)}):"
                   f" {VARIANTS[variant]}", flush=True)
             pipeline = Pipeline(tf.io.gfile.join(work_dir, "ablation", variant, f"seed_{seed}"),
-                                config, demo.STAGES, num_stages=3)
+                                config, demo.STAGES, num_stages=4)
             student = pipeline.run("student", lambda out: train_student(
                 out, variant, seed, records, vocab["size"], teacher["checkpoint"], config))
-            tuned = pipeline.run("finetune", lambda out: finetune_student(
-                out, demo.finetune_config(out, student["checkpoint"], vocab, config), seed,
-                "dev_accuracy"))
-            ordered = pipeline.run("word_order", lambda out: finetune_student(
-                out, word_order_config(out, student["checkpoint"], vocab,
-                                       word_order["data_dir"], config), seed,
-                "word_order_accuracy"))
+            probe = pipeline.run("order_probe", lambda out: probe_order(student_run_config(
+                student["checkpoint"], variant, seed, records, vocab["size"],
+                teacher["checkpoint"], config), inputs))
+            tuned = finetune_both(pipeline, student["checkpoint"], config.student_preset, vocab,
+                                  word_order, seed, config)
             rows.append({"variant": variant, "seed": seed,
                          "mlm_accuracy": student["mlm_accuracy"],
+                         "order_probe_accuracy": probe["order_probe_accuracy"],
                          "dev_accuracy": tuned["dev_accuracy"],
-                         "word_order_accuracy": ordered["word_order_accuracy"],
-                         "seconds": round(sum(r["seconds"] for r in (student, tuned, ordered)),
-                                          1)})
-    return teacher, word_order, rows
+                         "word_order_accuracy": tuned["word_order_accuracy"],
+                         "seconds": round(sum(pipeline.results[stage]["seconds"]
+                                              for stage in pipeline.results), 1)})
+    reference = teacher_reference(work_dir, teacher, records, vocab, word_order, inputs, seeds,
+                                  config, finetune_teacher)
+    return teacher, reference, word_order, rows
 
 
 # Results -----------------------------------------------------------------------------------
@@ -249,46 +315,55 @@ def majority_class_accuracy() -> float:
 
 
 def summarize(rows: list[dict]) -> dict:
-    """{variant: {metric: {"mean", "std" (n-1; None for one seed), "values"}}}, in run order."""
-    summary = {}
-    for variant in dict.fromkeys(r["variant"] for r in rows):
-        summary[variant] = {}
-        for metric in METRICS:
-            values = [r[metric] for r in rows if r["variant"] == variant]
-            summary[variant][metric] = {
-                "mean": statistics.mean(values),
-                "std": statistics.stdev(values) if len(values) > 1 else None,
-                "values": values}
-    return summary
+    """{variant: {metric: stats (`statistics_of`)}}, in run order."""
+    variants = dict.fromkeys(r["variant"] for r in rows)
+    return {variant: {metric: statistics_of([r[metric] for r in rows if r["variant"] == variant])
+                      for metric in METRICS} for variant in variants}
+
+
+def statistics_of(values: list[float]) -> dict:
+    """{"mean", "std" (n-1; None for one value), "values"}."""
+    return {"mean": statistics.mean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else None, "values": values}
 
 
 def evaluate_claims(summary: dict) -> list[dict]:
-    """Each claim on each metric: "holds" / "does not hold" from the means of the pairs whose
-    variants ran ("not evaluated" if none did), with the numbers; a gap smaller than either
-    side's seed std is flagged."""
+    """Each claim on each metric, from the means of the pairs whose variants ran, with the
+    numbers. A pair whose gap is smaller than either side's seed std is "within seed noise";
+    the claim "holds" when every pair goes its way beyond the noise, "does not hold" when one
+    goes the other way beyond it, and is "not separated" otherwise ("not evaluated" when no
+    pair ran)."""
     verdicts = []
     for claim, pairs, relation in CLAIMS:
         ran = [(a, b) for a, b in pairs if a in summary and b in summary]
         missing = sorted({v for pair in pairs for v in pair} - set(summary))
         for metric in METRICS:
-            parts, holds = [], True
+            parts, outcomes = [], set()
             for a, b in ran:
                 sa, sb = summary[a][metric], summary[b][metric]
                 gap = sa["mean"] - sb["mean"]
-                holds &= gap >= 0 if relation == ">=" else gap > 0
                 noise = max(s["std"] or 0.0 for s in (sa, sb))
+                if abs(gap) < noise:
+                    outcomes.add("noise")
+                else:
+                    outcomes.add("way" if (gap >= 0 if relation == ">=" else gap > 0)
+                                 else "against")
                 parts.append(f"{a} {sa['mean']:.4f} vs {b} {sb['mean']:.4f} (gap {gap:+.4f}"
-                             + (", within one seed std" if abs(gap) < noise else "") + ")")
-            verdict = ("holds" if holds else "does not hold") if ran else "not evaluated"
+                             + (", within seed noise" if abs(gap) < noise else "") + ")")
+            verdict = ("not evaluated" if not ran else "does not hold" if "against" in outcomes
+                       else "holds" if outcomes == {"way"} else "not separated")
             detail = "; ".join(parts + ([f"not run: {', '.join(missing)}"] if missing else []))
             verdicts.append({"claim": claim, "metric": metric, "verdict": verdict,
                              "detail": detail})
     return verdicts
 
 
-def _mean_std(stats: dict) -> str:
-    std = "n/a" if stats["std"] is None else f"{stats['std']:.4f}"
-    return f"{stats['mean']:.4f} ± {std}"
+def _mean_std(stats: dict | None) -> str:
+    if stats is None:
+        return "not run"
+    if stats["std"] is None:
+        return f"{stats['mean']:.4f}"
+    return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
 
 
 def results_markdown(results: dict) -> str:
@@ -307,14 +382,23 @@ def results_markdown(results: dict) -> str:
              f"{config['word_order_steps']} steps on the word-order task (held-out sentences "
              "as written vs two adjacent words swapped; chance 0.5; naive Bayes on words "
              f"{results['word_order']['naive_bayes_1gram']:.4f}, on word pairs "
-             f"{results['word_order']['naive_bayes_2gram']:.4f}), scored the same way. Mean "
-             f"± std (n-1) over seeds {seeds}; per seed in `results.json`.", "",
+             f"{results['word_order']['naive_bayes_2gram']:.4f}), scored the same way. The "
+             "zero-shot word-order probe needs no training: in each of "
+             f"{results['word_order']['probe_sentences']} held-out sentences two adjacent "
+             "one-piece words are masked, and the student's MLM head must prefer their written"
+             " order to the swapped one (chance and bag of words: 0.5). Mean ± std (n-1) over "
+             f"seeds {seeds}; per seed in `results.json`. The teacher row is the reference: "
+             "the teacher itself, measured the same way (one pre-training run).", "",
              "| variant | what | " + " | ".join(METRICS.values()) + " |",
              "|---|---|" + "---|" * len(METRICS)]
+    lines.append("| teacher | the teacher itself (reference) | " + " | ".join(
+        _mean_std(results["teacher"].get(m)) for m in METRICS) + " |")
     for variant, stats in summary.items():
         lines.append(f"| {variant} | {VARIANTS[variant]} | "
                      + " | ".join(_mean_std(stats[m]) for m in METRICS) + " |")
-    lines += ["", "## The paper's claims, on the means", ""]
+    lines += ["", "## The paper's claims, on the means", "",
+              "A gap smaller than either side's seed std is within seed noise; a claim holds "
+              "when every pair goes its way beyond the noise.", ""]
     for v in results["claims"]:
         lines.append(f"- {v['claim']} — {METRICS[v['metric']]}: **{v['verdict']}**"
                      + (f". {v['detail']}" if v["detail"] else ""))
@@ -323,7 +407,7 @@ def results_markdown(results: dict) -> str:
 
 
 def plot_results(summary: dict, references: dict, path: str) -> str:
-    """`references`: {metric: (label, value)} drawn as a dashed line."""
+    """`references`: {metric: [(label, value)]}, each drawn as a dashed line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -340,9 +424,9 @@ def plot_results(summary: dict, references: dict, path: str) -> str:
             ax.scatter([x + 0.2 + o for o in offsets], values, s=12, color="#8c8c8c", zorder=2)
             ax.errorbar(x, stats["mean"], yerr=stats["std"] or 0.0, fmt="o", capsize=4,
                         color="#4c72b0", zorder=3)
-        name, value = references[metric]
-        ax.axhline(value, color="#dd8452", linestyle="--", linewidth=0.8, label=name)
-        ax.legend(loc="lower right")
+        for (name, value), color in zip(references[metric], ("#dd8452", "#55a868")):
+            ax.axhline(value, color=color, linestyle="--", linewidth=0.8, label=name)
+        ax.legend(loc="best")
         ax.set_xticks(range(len(variants)), variants, rotation=30)
         ax.set_xlim(-0.5, len(variants) - 0.5)
         ax.set_title(label)
@@ -358,26 +442,32 @@ def write_results(output_dir: str, results: dict) -> None:
     fileio.write_json(tf.io.gfile.join(output_dir, "results.json"), results)
     text = results_markdown(results)
     fileio.write_text(tf.io.gfile.join(output_dir, "results.md"), text)
-    references = {"mlm_accuracy": ("teacher", results["teacher_mlm_accuracy"]),
-                  "dev_accuracy": ("majority class", results["majority_class_accuracy"]),
-                  "word_order_accuracy": ("naive Bayes on words",
-                                          results["word_order"]["naive_bayes_1gram"])}
+    teacher = {m: [("teacher", stats["mean"])] for m, stats in results["teacher"].items()}
+    references = {
+        "mlm_accuracy": teacher["mlm_accuracy"],
+        "order_probe_accuracy": teacher["order_probe_accuracy"],  # chance 0.5: in the title
+        "dev_accuracy": [("majority class", results["majority_class_accuracy"])]
+        + teacher.get("dev_accuracy", []),
+        "word_order_accuracy": [("naive Bayes on words",
+                                 results["word_order"]["naive_bayes_1gram"])]
+        + teacher.get("word_order_accuracy", [])}
     plot_results(results["summary"], references, tf.io.gfile.join(output_dir, "ablation.png"))
     print("\n" + text)
 
 
 def ablate(work_dir: str, demo_config: DemoConfig, config: DemoConfig, variants: list[str],
            seeds: list[int], output_dir: str, command: str,
-           teacher_dir: str | None = None) -> dict:
+           teacher_dir: str | None = None, finetune_teacher: bool = True) -> dict:
     """`run_ablation`, then its results (runs, summary, claims; `command` is how it was
     started) written to `output_dir`; returns them."""
-    teacher, word_order, rows = run_ablation(work_dir, demo_config, config, variants, seeds,
-                                             teacher_dir)
+    teacher, reference, word_order, rows = run_ablation(
+        work_dir, demo_config, config, variants, seeds, teacher_dir, finetune_teacher)
     summary = summarize(rows)
     results = {"command": command, "config": dataclasses.asdict(config),
                "budget_steps": budget(config), "seeds": seeds, "variants": variants,
                "teacher_checkpoint": teacher["checkpoint"],
                "teacher_mlm_accuracy": teacher["mlm_accuracy"],
+               "teacher": {m: statistics_of(v) for m, v in reference.items()},
                "majority_class_accuracy": majority_class_accuracy(), "word_order": word_order,
                "runs": rows,
                "summary": summary, "claims": evaluate_claims(summary)}
@@ -406,7 +496,7 @@ def main(argv):
     start = time.perf_counter()
     command = " ".join(["python -m experiments.ablation", *map(shlex.quote, sys.argv[1:])])
     ablate(FLAGS.work_dir, demo_config, config, variants, seeds, FLAGS.output_dir, command,
-           FLAGS.teacher_dir)
+           FLAGS.teacher_dir, FLAGS.finetune_teacher)
     print(f"Ablation finished in {(time.perf_counter() - start) / 60:.1f} min; results in "
           f"{FLAGS.output_dir}/ (results.md, results.json, ablation.png).")
 

@@ -132,3 +132,68 @@ def naive_bayes_accuracy(train: Sequence[TextExample], dev: Sequence[TextExample
             score += [k * np.log((counts[c][feature] + 1) / totals[c]) for c in (0, 1)]
         correct += int(np.argmax(score) == ex.label)
     return correct / len(dev)
+
+
+def order_probe_inputs(documents: Sequence[Sequence[str]], tokenizer, seq_length: int,
+                       seed: int = 0, min_words: int = 6,
+                       max_words: int = 30) -> dict[str, np.ndarray]:
+    """Inputs of the zero-shot word-order probe (`training.evaluation.order_probe_accuracy`):
+    per sentence of `documents` that has a swappable pair (`swap_positions`) of words that
+    are one word piece each, one such pair (drawn with `seed`) masked, in `[CLS] sentence
+    [SEP]`.
+
+    Both orders of the pair then have the same input; a masked LM that reads context puts
+    the words back in their written order, one that does not (bag of words) cannot tell.
+    Unlike the fine-tuned task, nothing is trained, so every sentence is a test example.
+
+    Args:
+        documents: lists of sentences (held-out text).
+        tokenizer: the model's `BertInputTokenizer`, as it made the pretraining records.
+        seq_length: the model's; longer sentences are skipped.
+
+    Returns:
+        numpy int32 arrays: `input_word_ids`, `input_mask`, `input_type_ids` `[n, seq_length]`,
+        `masked_lm_positions` `[n, 2]` (the pair's two positions) and `masked_lm_ids`
+        `[n, 2]` (their words, as written).
+
+    Raises:
+        ValueError: no sentence gives a pair.
+    """
+    vocab = tokenizer.vocab
+    sentences = [s.split() for document in documents for s in document]
+    sentences = [w for w in sentences if min_words <= len(w) <= max_words]
+    words = [word for sentence in sentences for word in sentence]
+    pieces = iter(tokenizer.encode(words) if words else [])
+    rng = np.random.default_rng(seed)
+    rows = []
+    for sentence in sentences:
+        word_pieces = [next(pieces) for _ in sentence]
+        if 2 + sum(map(len, word_pieces)) > seq_length:
+            continue
+        candidates = [i for i in swap_positions(sentence)
+                      if len(word_pieces[i]) == len(word_pieces[i + 1]) == 1
+                      and vocab.unk_id not in word_pieces[i] + word_pieces[i + 1]
+                      and word_pieces[i] != word_pieces[i + 1]]
+        if not candidates:
+            continue
+        i = candidates[int(rng.integers(len(candidates)))]
+        ids = [vocab.cls_id] + [p for w in word_pieces for p in w] + [vocab.sep_id]
+        position = 1 + sum(len(w) for w in word_pieces[:i])
+        rows.append((ids, position, (ids[position], ids[position + 1])))
+    if not rows:
+        raise ValueError(f"No sentence of {min_words}-{max_words} words fits {seq_length} "
+                         "pieces with a swappable pair of one-piece words.")
+    n = len(rows)
+    inputs = {"input_word_ids": np.full([n, seq_length], vocab.pad_id, np.int32),
+              "input_mask": np.zeros([n, seq_length], np.int32),
+              "input_type_ids": np.zeros([n, seq_length], np.int32),
+              "masked_lm_positions": np.zeros([n, 2], np.int32),
+              "masked_lm_ids": np.zeros([n, 2], np.int32)}
+    for k, (ids, position, pair) in enumerate(rows):
+        ids = list(ids)
+        ids[position] = ids[position + 1] = vocab.mask_id
+        inputs["input_word_ids"][k, :len(ids)] = ids
+        inputs["input_mask"][k, :len(ids)] = 1
+        inputs["masked_lm_positions"][k] = (position, position + 1)
+        inputs["masked_lm_ids"][k] = pair
+    return inputs

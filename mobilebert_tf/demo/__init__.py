@@ -14,7 +14,8 @@ Stages (`stages.py`), each written under `work_dir/<stage>/` and skipped when re
                progressive knowledge transfer, then pre-training distillation
   6 finetune   `run.finetune` (`--mode finetune`) on the sentiment task from the student
   7 word_order `run.finetune` on a task only word order solves (`data.word_order`: a held-out
-               sentence as written or with two adjacent words swapped), from the student
+               sentence as written or with two adjacent words swapped), from the student;
+               and the teacher's and student's zero-shot word-order probe (MLM heads)
   8 export     SavedModel + float32 / float16 / dynamic-int8 / int8 `.tflite`, fidelity check
   9 accuracy   dev accuracy of the Keras model and of every `.tflite` on the whole dev split
  10 latency    the demo files timed side by side with full-size MobileBERT and BERT-base

@@ -114,7 +114,18 @@ def word_order_lines(result: dict | None) -> list[str]:
             f"{result['dev_examples']} dev sentences: best dev accuracy while fine-tuning "
             f"{result['best_dev_accuracy']:.4f}; naive Bayes on word counts "
             f"{result['naive_bayes_1gram']:.4f}, on word pairs "
-            f"{result['naive_bayes_2gram']:.4f}.", ""]
+            f"{result['naive_bayes_2gram']:.4f}.", "", *word_order_probe_lines(result)]
+
+
+def word_order_probe_lines(result: dict) -> list[str]:
+    """The zero-shot word-order probe's line (absent from runs made before it existed)."""
+    if "probe_accuracy" not in result:
+        return []
+    probe = result["probe_accuracy"]
+    return [f"Word order without fine-tuning ({result['probe_sentences']} held-out sentences, "
+            "two adjacent one-piece words masked; the MLM head must prefer their written order "
+            "to the swapped one; chance and bag of words 0.5): teacher "
+            f"{probe['teacher']:.4f}, student {probe['student']:.4f}.", ""]
 
 
 def _nats(values: list[float] | None) -> str:

@@ -122,18 +122,41 @@ def word_order_data(data_dir: str, heldout_text: str) -> dict:
             **{f"naive_bayes_{n}gram": naive_bayes_accuracy(train, dev, n) for n in (1, 2)}}
 
 
-def finetune_word_order(out: str, config: DemoConfig, done: dict) -> dict:
-    """The word-order task (`word_order_data`), fine-tuned from the student."""
-    from mobilebert_tf.run.experiment import run_training
+def word_order_probe_data(heldout_text: str, vocab_file: str, config: DemoConfig) -> dict:
+    """`data.word_order.order_probe_inputs` of the held-out documents in `heldout_text`,
+    tokenized as the pretraining records were."""
+    from mobilebert_tf.data.documents import read_documents
+    from mobilebert_tf.data.tokenizer import BertInputTokenizer
+    from mobilebert_tf.data.word_order import order_probe_inputs
 
-    data = word_order_data(tf.io.gfile.join(out, "data"), done["corpus"]["files"]["heldout"])
-    result = run_training(word_order_config(out, done["student"]["checkpoint"], done["vocab"],
+    return order_probe_inputs(read_documents([heldout_text]), BertInputTokenizer(vocab_file),
+                              config.seq_length)
+
+
+def finetune_word_order(out: str, config: DemoConfig, done: dict) -> dict:
+    """The word-order task (`word_order_data`), fine-tuned from the student; and the
+    zero-shot word-order probe of the teacher's and the student's MLM heads."""
+    from mobilebert_tf.run.experiment import run_training, word_order_probe
+
+    heldout_text, vocab = done["corpus"]["files"]["heldout"], done["vocab"]
+    data = word_order_data(tf.io.gfile.join(out, "data"), heldout_text)
+    result = run_training(word_order_config(out, done["student"]["checkpoint"], vocab,
                                             data["data_dir"], config))
     print(f"word order: {data['train_examples']} train / {data['dev_examples']} dev sentences;"
           f" best dev accuracy {result.best_score:.4f} at step {result.best_step}; naive Bayes "
           f"on words {data['naive_bayes_1gram']:.4f}, on word pairs "
           f"{data['naive_bayes_2gram']:.4f}")
-    return {**data, "best_dev_accuracy": result.best_score, "best_step": result.best_step}
+    inputs = word_order_probe_data(heldout_text, vocab["file"], config)
+    train_files, teacher = done["records"]["train"]["pattern"], done["teacher"]["checkpoint"]
+    probe = {
+        "teacher": word_order_probe(teacher_config(teacher, train_files, vocab["size"], config),
+                                    inputs),
+        "student": word_order_probe(student_config(done["student"]["checkpoint"], train_files,
+                                                   vocab["size"], teacher, config), inputs)}
+    print(f"zero-shot word-order probe on {len(inputs['masked_lm_ids'])} held-out sentences: "
+          f"teacher {probe['teacher']:.4f}, student {probe['student']:.4f}")
+    return {**data, "best_dev_accuracy": result.best_score, "best_step": result.best_step,
+            "probe_sentences": len(inputs["masked_lm_ids"]), "probe_accuracy": probe}
 
 
 def sentiment_inputs(split: str, vocab_file: str, config: DemoConfig):

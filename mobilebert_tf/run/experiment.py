@@ -34,15 +34,10 @@ def evaluate_pretrainer(config: PretrainConfig | DistillConfig, heldout_files: s
     import tf_keras as keras
 
     from mobilebert_tf.distillation.diagnostics import attention_kl_from_uniform
-    from mobilebert_tf.encoder import build_encoder
-    from mobilebert_tf.models import MobileBertPretrainer
     from mobilebert_tf.summary import parameter_counts
     from mobilebert_tf.training.evaluation import mlm_accuracy
-    from mobilebert_tf.training.loop import restore_model
 
-    model = MobileBertPretrainer(build_encoder(config.model_config()))
-    model(model.example_inputs())
-    restore_model(model, config.model_dir)
+    model = load_pretrainer(config)
     dataset = heldout_dataset(heldout_files, config)
     result = {"mlm_accuracy": mlm_accuracy(model, dataset),
               "attention_kl": attention_kl_from_uniform(model.encoder, dataset, max_batches=8),
@@ -50,6 +45,32 @@ def evaluate_pretrainer(config: PretrainConfig | DistillConfig, heldout_files: s
     del model
     keras.backend.clear_session()
     return result
+
+
+def word_order_probe(config: PretrainConfig | DistillConfig, inputs: dict) -> float:
+    """`training.evaluation.order_probe_accuracy` of the pretrainer `config` trained, on
+    `inputs` (`data.word_order.order_probe_inputs`)."""
+    import tf_keras as keras
+
+    from mobilebert_tf.training.evaluation import order_probe_accuracy
+
+    model = load_pretrainer(config)
+    accuracy = order_probe_accuracy(model, inputs)
+    del model
+    keras.backend.clear_session()
+    return accuracy
+
+
+def load_pretrainer(config: PretrainConfig | DistillConfig):
+    """The `MobileBertPretrainer` of `config` with its trained weights (`config.model_dir`)."""
+    from mobilebert_tf.encoder import build_encoder
+    from mobilebert_tf.models import MobileBertPretrainer
+    from mobilebert_tf.training.loop import restore_model
+
+    model = MobileBertPretrainer(build_encoder(config.model_config()))
+    model(model.example_inputs())
+    restore_model(model, config.model_dir)
+    return model
 
 
 def heldout_dataset(heldout_files: str, config: PretrainConfig | DistillConfig):

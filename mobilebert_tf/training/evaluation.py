@@ -32,3 +32,36 @@ def mlm_accuracy(pretrainer, dataset: tf.data.Dataset, max_batches: int | None =
         c, t = batch_counts(batch)
         correct, total = correct + float(c), total + float(t)
     return correct / max(total, 1.0)
+
+
+def order_preferences(mlm_logits, written_ids) -> tf.Tensor:
+    """Per example, 1 where the masked LM prefers the written order of a masked pair, 0 where
+    it prefers the swapped one, 0.5 on a tie (a model blind to position ties exactly).
+
+    Args:
+        mlm_logits: `[n, 2, vocab]`, at the pair's two positions.
+        written_ids: `[n, 2]`, the two words as written.
+
+    The written order scores `log p(a at 1st) + log p(b at 2nd)`, the swapped one
+    `log p(b at 1st) + log p(a at 2nd)`; each position's softmax normalizer is in both and
+    cancels, so logits compare as well as log-probabilities.
+    """
+    written_ids = tf.cast(written_ids, tf.int32)
+    swapped_ids = tf.reverse(written_ids, axis=[1])
+    written = tf.reduce_sum(tf.gather(mlm_logits, written_ids, batch_dims=2), -1)
+    swapped = tf.reduce_sum(tf.gather(mlm_logits, swapped_ids, batch_dims=2), -1)
+    return tf.where(written > swapped, 1.0, tf.where(written < swapped, 0.0, 0.5))
+
+
+def order_probe_accuracy(pretrainer, inputs: dict, batch_size: int = 64) -> float:
+    """The zero-shot word-order probe: the mean of `order_preferences` of `pretrainer` over
+    `inputs` (`data.word_order.order_probe_inputs`); 0.5 is chance, and bag of words."""
+
+    @tf.function
+    def preferences(batch):
+        logits = pretrainer({k: batch[k] for k in PRETRAINER_KEYS}, training=False)["mlm_logits"]
+        return order_preferences(logits, batch["masked_lm_ids"])
+
+    dataset = tf.data.Dataset.from_tensor_slices(inputs).batch(batch_size)
+    total = sum(float(tf.reduce_sum(preferences(batch))) for batch in dataset)
+    return total / len(inputs["masked_lm_ids"])

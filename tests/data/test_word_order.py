@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 
 from mobilebert_tf.data.corpus import play_documents, play_files
-from mobilebert_tf.data.word_order import (naive_bayes_accuracy, read_word_order, swap_positions,
-                                           word_order_examples, write_word_order_data)
+from mobilebert_tf.data.tokenizer import BertInputTokenizer
+from mobilebert_tf.data.vocab import Vocab
+from mobilebert_tf.data.word_order import (naive_bayes_accuracy, order_probe_inputs,
+                                           read_word_order, swap_positions, word_order_examples,
+                                           write_word_order_data)
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +54,26 @@ def test_written_files_read_back(splits, ram_path):
         assert count == len(splits[split])
     with pytest.raises(ValueError, match="splits"):
         read_word_order(f"{ram_path}/word_order", "test")
+
+
+def test_order_probe_masks_a_pair_of_one_piece_words_where_it_stands():
+    tokens = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s", "sat", "on",
+              "mat", ".")
+    tokenizer = BertInputTokenizer(Vocab(tokens))
+    documents = [["the cats sat on . .",  # "cats" is two pieces: only (sat, on) is a pair
+                  "the dog sat on . .",  # "dog" is [UNK]: the same
+                  "the cat sat on the mat . . . .",  # 12 pieces: too long for 10
+                  "the cat sat on ."]]  # 5 words: too short
+    inputs = order_probe_inputs(documents, tokenizer, seq_length=10)
+    ids = {t: i for i, t in enumerate(tokens)}
+    mask, pad = ids["[MASK]"], ids["[PAD]"]
+    expected = [[ids[t] for t in "[CLS] the cat ##s".split()] + [mask, mask]
+                + [ids["."]] * 2 + [ids["[SEP]"], pad],
+                [ids[t] for t in "[CLS] the [UNK]".split()] + [mask, mask]
+                + [ids["."]] * 2 + [ids["[SEP]"], pad, pad]]
+    np.testing.assert_array_equal(inputs["input_word_ids"], expected)
+    np.testing.assert_array_equal(inputs["input_mask"], np.array(expected) != pad)
+    np.testing.assert_array_equal(inputs["masked_lm_positions"], [[4, 5], [3, 4]])
+    np.testing.assert_array_equal(inputs["masked_lm_ids"], [[ids["sat"], ids["on"]]] * 2)
+    with pytest.raises(ValueError, match="No sentence of 6-30 words fits 10 pieces"):
+        order_probe_inputs([documents[0][2:]], tokenizer, seq_length=10)

@@ -61,6 +61,9 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
     word_order = results["word_order"]
     assert word_order["train_examples"] > word_order["dev_examples"] > 0
     assert 0.0 <= word_order["best_dev_accuracy"] <= 1.0 and "Word order (" in summary
+    assert word_order["probe_sentences"] > 100 and "Word order without fine-tuning" in summary
+    for accuracy in word_order["probe_accuracy"].values():  # the teacher's and the student's
+        assert 0.0 <= accuracy <= 1.0
     for plot in (work_dir / "summary" / "losses.png", work_dir / "latency" / "latency.png"):
         assert plot.read_bytes()[:8] == PNG
     assert "$ mobilebert-train --mode distill" in stdout
