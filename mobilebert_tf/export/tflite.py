@@ -29,6 +29,7 @@ PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 # TFLite op names the int8 conversion (and its tests) match.
 SOFTMAX_OP = "SOFTMAX"
 ATTENTION_MATMUL_OP = "BATCH_MATMUL"
+DEQUANTIZE_OP = "DEQUANTIZE"
 # Full-integer int8 keeps each SOFTMAX and the additive mask in float: XNNPACK delegates no
 # int8 SOFTMAX, and a quantized mask (-1e4) would force a scale so coarse that every real logit
 # rounds to the same code (docs/mobilebert.md §5). Attention's two BATCH_MATMULs are int8: XNNPACK
@@ -145,7 +146,37 @@ def convert(saved_model_dir: str, precision: str,
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: iter(samples)
         return _convert_int8(converter, samples)
-    return converter.convert()
+    content = converter.convert()
+    return _dequantize_where_used(content) if precision == "float16" else content
+
+
+def _dequantize_where_used(content: bytes) -> bytes:
+    """`content` with each DEQUANTIZE of a constant (float16 weights to float32) moved to just
+    before its first reader: the same graph in another valid order. The converter puts them
+    all first, and the delegate's partitioner then makes them an XNNPACK partition of their own
+    ahead of the embeddings' GATHERs, which XNNPACK does not take: two partitions, the second
+    fed every weight as a runtime input. Placed where used, the table DEQUANTIZEs run with the
+    GATHERs (once: TFLite dequantizes a constant at preparation) and the rest join the one
+    partition."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    for graph in model.subgraphs:
+        def is_constant(tensor_index):
+            buffer = model.buffers[graph.tensors[tensor_index].buffer]
+            return buffer.data is not None and len(buffer.data) > 0
+
+        pending = {int(op.outputs[0]): op for op in graph.operators
+                   if flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) == DEQUANTIZE_OP
+                   and is_constant(op.inputs[0])}
+        moved = {id(op) for op in pending.values()}
+        order = []
+        for op in graph.operators:
+            if id(op) not in moved:
+                order += [pending.pop(int(i)) for i in op.inputs if int(i) in pending]
+                order.append(op)
+        graph.operators = order + list(pending.values())  # unread ones (none expected) last
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def _convert_int8(converter: tf.lite.TFLiteConverter, samples: list[dict],
