@@ -97,8 +97,9 @@ def stage_end_lines(student: dict, teacher: dict) -> list[str]:
     if before_pd and teacher.get("attention_kl"):
         last = before_pd[-1]
         ratios = [at / max(kl, 1e-9) for at, kl in zip(last["at"], teacher["attention_kl"])]
-        lines += ["", f"Before PD the student's held-out MLM accuracy is "
-                  f"{last['mlm_accuracy'] / max(teacher['mlm_accuracy'], 1e-9):.2f}x the teacher's, and "
+        share = last["mlm_accuracy"] / max(teacher["mlm_accuracy"], 1e-9)
+        lines += ["", f"Before PD the student's held-out MLM accuracy is {share:.2f}x the "
+                  "teacher's, and "
                   f"each layer's AT is {_nats(ratios)} x the teacher's attention KL from "
                   "uniform (1 = the student's attention no closer to the teacher's than "
                   "uniform attention is)."]

@@ -285,4 +285,5 @@ def time_latency(out: str, config: DemoConfig, done: dict) -> dict:
 # follows them, rewritten on every run.
 STAGES = {"corpus": build_corpus, "vocab": build_vocab, "records": build_records,
           "teacher": train_teacher, "student": train_student, "finetune": finetune,
-          "word_order": finetune_word_order, "export": export_model, "accuracy": dev_accuracy, "latency": time_latency}
+          "word_order": finetune_word_order, "export": export_model, "accuracy": dev_accuracy,
+          "latency": time_latency}

@@ -1,4 +1,4 @@
-"""Held-out masked-LM accuracy of a pretrainer."""
+"""Held-out evaluation of a pretrainer: masked-LM accuracy, the zero-shot word-order probe."""
 
 from __future__ import annotations
 
