@@ -9,7 +9,7 @@ records, teacher) on the same `--work_dir`: done ones are reused, so the ablatio
 demo's data and teacher. Then, per seed and variant, under
 `<work_dir>/ablation/<variant>/seed_<s>/`:
 
-  student      `run.distill` (`run.pretrain` for `none`) for B = num_layers * transfer_steps
+  student      `run.distill` (`run.pretrain` for `none*`) for B = num_layers * transfer_steps
                + pd_steps optimizer steps (every variant the same B), then held-out MLM
                accuracy
   order_probe  the zero-shot word-order probe of its MLM head on held-out sentences
@@ -79,12 +79,14 @@ VARIANTS = {
     "jkt": "joint knowledge transfer of all layers, then PD",
     "akt": "auxiliary knowledge transfer: layer losses and PD in one loss",
     "none": "no teacher: MLM + NSP from random weights",
+    "none_no_dropout": "no teacher and no dropout (the distilled students train without it)",
     "pkt_no_at": "PKT without attention transfer",
     "pkt_no_fmt": "PKT without feature-map transfer",
     "pkt_no_pd": "PKT without PD (its steps go to the layers)",
     "pkt_lower_0.1": "PKT with the lower layers at 0.1x the LR instead of frozen (GR's setting)",
 }
-DISTILLED = tuple(v for v in VARIANTS if v != "none")
+UNDISTILLED = ("none", "none_no_dropout")
+DISTILLED = tuple(v for v in VARIANTS if v not in UNDISTILLED)
 DEMO_STAGES = ("corpus", "vocab", "records", "teacher")  # the demo's, shared
 METRICS = {"mlm_accuracy": "held-out MLM accuracy",
            "order_probe_accuracy": "word-order MLM probe (zero-shot; chance 0.5)",
@@ -107,14 +109,15 @@ def budget(config: DemoConfig) -> int:
 
 def variant_config(variant: str, student: run.DistillConfig):
     """`student` (the demo's PKT + PD config) changed into `variant`, for the same number of
-    optimizer steps; `none` is a `run.PretrainConfig` of the same model on MLM + NSP."""
+    optimizer steps; `none` (`none_no_dropout`) is a `run.PretrainConfig` of the same model on
+    MLM + NSP with (without) dropout."""
     check_variants([variant])
     layers = student.model_config().num_layers
     steps = layers * student.transfer_steps + student.pd_steps
-    if variant == "none":
+    if variant in UNDISTILLED:
         shared = {f.name: getattr(student, f.name)
                   for f in dataclasses.fields(run.RecordTrainingConfig)}
-        return run.PretrainConfig(steps=steps, **shared)
+        return run.PretrainConfig(steps=steps, dropout=variant == "none", **shared)
     return dataclasses.replace(student, **{
         "pkt": {},
         "jkt": {"distill_strategy": "jkt", "transfer_steps": layers * student.transfer_steps},

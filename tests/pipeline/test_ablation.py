@@ -34,6 +34,8 @@ def test_variant_configs():
     assert isinstance(none, run.PretrainConfig) and none.preset == DemoConfig().student_preset
     assert (none.learning_rate, none.model_dir) == (student.learning_rate, student.model_dir)
     assert command_line(none).startswith("mobilebert-train --mode teacher ")
+    assert none.dropout and ablation.variant_config("none_no_dropout", student) == \
+        dataclasses.replace(none, dropout=False)
 
 
 def test_bad_variants_and_seeds_are_rejected():
