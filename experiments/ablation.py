@@ -228,13 +228,14 @@ def finetune_student(out: str, finetune: run.FinetuneConfig, seed: int, key: str
 def finetune_both(pipeline: Pipeline, model: str, preset: str, vocab: dict, word_order: dict,
                   seed: int, config: DemoConfig) -> dict:
     """Sentiment and word-order fine-tuning of the pretrained `model` (of `preset`) with
-    `seed`, as two stages of `pipeline`; their dev accuracies."""
+    `seed`, as two stages of `pipeline`; their dev accuracies, keyed as in `METRICS`."""
     tuned = pipeline.run("finetune", lambda out: finetune_student(out, dataclasses.replace(
         demo.finetune_config(out, model, vocab, config), preset=preset), seed, "dev_accuracy"))
     ordered = pipeline.run("word_order", lambda out: finetune_student(out, dataclasses.replace(
         word_order_config(out, model, vocab, word_order["data_dir"], config), preset=preset),
         seed, "word_order_accuracy"))
-    return {**tuned, **ordered}
+    return {key: stage[key] for stage, key in ((tuned, "dev_accuracy"),
+                                                (ordered, "word_order_accuracy"))}
 
 
 def teacher_reference(work_dir: str, teacher: dict, records: dict, vocab: dict,
@@ -256,8 +257,7 @@ def teacher_reference(work_dir: str, teacher: dict, records: dict, vocab: dict,
         tuned = finetune_both(pipeline, teacher["checkpoint"], config.teacher_preset, vocab,
                               word_order, seed, config)
         for key, value in tuned.items():
-            if key != "seconds":
-                values.setdefault(key, []).append(value)
+            values.setdefault(key, []).append(value)
     return values
 
 
@@ -378,7 +378,7 @@ def results_markdown(results: dict) -> str:
              f"sequence {config['seq_length']}, LR {config['distill_learning_rate']}); the "
              f"distilled ones from the teacher `{results.get('teacher_checkpoint', 'of the demo')}`"
              f" (`{config['teacher_preset']}`, held-out MLM "
-             f"accuracy {results['teacher_mlm_accuracy']:.4f}). Then {config['finetune_steps']}"
+             f"accuracy {results['teacher']['mlm_accuracy']['mean']:.4f}). Then {config['finetune_steps']}"
              f" steps of sentiment fine-tuning (LR {config['finetune_learning_rate']}); dev "
              "accuracy of the final model on the whole dev split (always answering the "
              f"commoner class scores {results['majority_class_accuracy']:.4f}), and "
@@ -469,7 +469,6 @@ def ablate(work_dir: str, demo_config: DemoConfig, config: DemoConfig, variants:
     results = {"command": command, "config": dataclasses.asdict(config),
                "budget_steps": budget(config), "seeds": seeds, "variants": variants,
                "teacher_checkpoint": teacher["checkpoint"],
-               "teacher_mlm_accuracy": teacher["mlm_accuracy"],
                "teacher": {m: statistics_of(v) for m, v in reference.items()},
                "majority_class_accuracy": majority_class_accuracy(), "word_order": word_order,
                "runs": rows,

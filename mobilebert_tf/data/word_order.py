@@ -172,8 +172,7 @@ def order_probe_inputs(documents: Sequence[Sequence[str]], tokenizer, seq_length
             continue
         candidates = [i for i in swap_positions(sentence)
                       if len(word_pieces[i]) == len(word_pieces[i + 1]) == 1
-                      and vocab.unk_id not in word_pieces[i] + word_pieces[i + 1]
-                      and word_pieces[i] != word_pieces[i + 1]]
+                      and vocab.unk_id not in word_pieces[i] + word_pieces[i + 1]]
         if not candidates:
             continue
         i = candidates[int(rng.integers(len(candidates)))]

@@ -74,7 +74,7 @@ def test_results_are_written_to_a_bucket_path(ram_path, tmp_path, monkeypatch):
              "order_probe_accuracy": 0.7, "word_order_accuracy": 0.55} for v in ("pkt", "none")]
     summary = ablation.summarize(rows)
     results = {"command": "python -m experiments.ablation", "config": dataclasses.asdict(
-        SMOKE_CONFIG), "budget_steps": 8, "seeds": [0], "teacher_mlm_accuracy": 0.4,
+        SMOKE_CONFIG), "budget_steps": 8, "seeds": [0],
         "majority_class_accuracy": 0.5, "runs": rows, "summary": summary,
         "word_order": {"naive_bayes_1gram": 0.5, "naive_bayes_2gram": 0.56,
                        "probe_sentences": 100},
