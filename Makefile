@@ -28,8 +28,10 @@ $(STAMP): setup.py Makefile
 demo: $(STAMP)
 	$(PY) -m mobilebert_tf.demo
 
+# Two processes, one per core: much of a test is single-threaded Python (tracing, tf.data
+# setup). Tests sharing a built fixture stay on one worker (tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=25 tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=25 tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -30,3 +30,35 @@ def ram_path():
         for path in tf.io.gfile.glob(f"{root}/**"):
             if not tf.io.gfile.isdir(path):
                 tf.io.gfile.remove(path)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs on both cores (pytest-xdist, `-n 2 --dist loadgroup`). Tests that share
+    one of our session- or module-scoped fixtures (a trained teacher, the smoke demo, ...) go
+    to one worker, so each such fixture is still built once. The slowest work is queued first
+    (groups by their count of `slow` tests) and the quick tests fill in around it."""
+    parent = {}
+
+    def find(key):
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    shared = {}
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the item's fixtures
+        keys = [f"{d.baseid}::{name}" for name, defs in (info.name2fixturedefs if info else {}).items()
+                for d in defs if d.scope in ("session", "package", "module", "class") and d.baseid]
+        if keys:
+            shared[item] = keys
+            for key in keys[1:]:
+                parent[find(key)] = find(keys[0])
+    group = {item: find(keys[0]) for item, keys in shared.items()}
+    weight = {}  # (slow tests, tests) per group, or of the test itself
+    for item in items:
+        slow, count = weight.get(group.get(item, item), (0, 0))
+        weight[group.get(item, item)] = (slow + bool(item.get_closest_marker("slow")), count + 1)
+    for item, name in group.items():
+        item.add_marker(pytest.mark.xdist_group(name))
+    items.sort(key=lambda item: tuple(-w for w in weight[group.get(item, item)]))  # stable
