@@ -1,11 +1,15 @@
-"""`TextExample` and `classification_dataset`: sentence(-pair) tasks as `(features, label)`."""
+"""`TextExample` and `classification_dataset`: sentence(-pair) tasks as `(features, label)`;
+`tokenize_examples`: their model inputs as numpy arrays."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Sequence
 
+import numpy as np
 import tensorflow as tf
+
+from mobilebert_tf.signature import INPUT_KEYS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,3 +72,14 @@ def classification_dataset(examples: Sequence[TextExample], tokenizer, batch_siz
     dataset = dataset.map(lambda t, y: (tokenizer(*t, seq_length=seq_length), y),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def tokenize_examples(examples, tokenizer, seq_length: int) -> dict[str, np.ndarray]:
+    """`{input key: int32 [n, seq_length]}` of `TextExample`s, in their order."""
+    parts = {key: [] for key in INPUT_KEYS}
+    # Labels are dropped here; float32 holds class ids, scores and -1 alike.
+    for features, _ in classification_dataset(examples, tokenizer, 256, seq_length,
+                                              is_regression=True):
+        for key in INPUT_KEYS:
+            parts[key].append(features[key].numpy())
+    return {key: np.concatenate(value) for key, value in parts.items()}

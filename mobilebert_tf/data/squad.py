@@ -17,6 +17,7 @@ import tensorflow as tf
 from absl import logging
 
 from mobilebert_tf import fileio
+from mobilebert_tf.signature import INPUT_KEYS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,6 +261,11 @@ def _is_max_context(spans: list[tuple[int, int]], w: int, token: int) -> bool:
         if score > best_score:
             best, best_score = i, score
     return best == w
+
+
+def squad_inputs(features: Sequence[SquadFeature]) -> dict[str, np.ndarray]:
+    """`{input key: int32 [n, seq_length]}` of the features, in their order."""
+    return {key: np.array([getattr(f, key) for f in features], np.int32) for key in INPUT_KEYS}
 
 
 def squad_dataset(features: Sequence[SquadFeature], batch_size: int, shuffle: bool = False,

@@ -166,7 +166,7 @@ def sentiment_inputs(split: str, vocab_file: str, config: DemoConfig):
 
     from mobilebert_tf.data.sentiment import read_rotten_tomatoes
     from mobilebert_tf.data.tokenizer import BertInputTokenizer
-    from mobilebert_tf.finetune.evaluation import tokenize_examples
+    from mobilebert_tf.data.classification import tokenize_examples
 
     examples = read_rotten_tomatoes(split)
     tokenizer = BertInputTokenizer(vocab_file, seq_length=config.seq_length,

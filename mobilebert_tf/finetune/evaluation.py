@@ -4,7 +4,6 @@ task's official metrics from those predictions."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -13,22 +12,6 @@ from mobilebert_tf import metrics
 from mobilebert_tf.data import squad
 from mobilebert_tf.encoder import INPUT_KEYS
 from mobilebert_tf.finetune.tasks import FinetuneTask
-
-
-def tokenize_examples(examples, tokenizer, seq_length: int) -> dict[str, np.ndarray]:
-    """`{input key: int32 [n, seq_length]}` of `TextExample`s, in their order."""
-    from mobilebert_tf.data.classification import classification_dataset
-    parts = {key: [] for key in INPUT_KEYS}
-    # Labels are dropped here; float32 holds class ids, scores and -1 alike.
-    for features, _ in classification_dataset(examples, tokenizer, 256, seq_length,
-                                              is_regression=True):
-        for key in INPUT_KEYS:
-            parts[key].append(features[key].numpy())
-    return {key: np.concatenate(value) for key, value in parts.items()}
-
-
-def squad_inputs(features: Sequence[squad.SquadFeature]) -> dict[str, np.ndarray]:
-    return {key: np.array([getattr(f, key) for f in features], np.int32) for key in INPUT_KEYS}
 
 
 def predict(model, inputs: dict[str, np.ndarray], batch_size: int,

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from mobilebert_tf import fileio
 from mobilebert_tf.data import squad
-from mobilebert_tf.data.classification import classification_dataset
+from mobilebert_tf.data.classification import classification_dataset, tokenize_examples
 from mobilebert_tf.finetune import evaluation, predictions as writers
 from mobilebert_tf.finetune.tasks import (DataSource, FinetuneTask, read_squad_split,
                                           read_text_split, squad_gold, subsample)
@@ -174,7 +174,7 @@ class ClassificationKind(TaskKind):
                         tests)
 
     def example_inputs(self, examples: list) -> dict[str, np.ndarray]:
-        return evaluation.tokenize_examples(examples, self.tokenizer, self.seq_length)
+        return tokenize_examples(examples, self.tokenizer, self.seq_length)
 
     def batches(self, train: list, batch_size: int, seed: int) -> tf.data.Dataset:
         return classification_dataset(train, self.tokenizer, batch_size, self.seq_length,
@@ -261,11 +261,11 @@ class SpanKind(TaskKind):
         eval_set = evaluation.SquadEvalSet(dev, self.features(dev), gold)
         return TaskData(self.features(subsample(train, sample.max_train, sample.seed)),
                         {"validation": eval_set},
-                        {"validation": evaluation.squad_inputs(eval_set.features)}, {})
+                        {"validation": squad.squad_inputs(eval_set.features)}, {})
 
     def example_inputs(self, examples: list) -> dict[str, np.ndarray]:
         """Each example's first window."""
-        return evaluation.squad_inputs([f for f in self.features(examples)
+        return squad.squad_inputs([f for f in self.features(examples)
                                         if f.window_index == 0])
 
     def batches(self, train: list, batch_size: int, seed: int) -> tf.data.Dataset:

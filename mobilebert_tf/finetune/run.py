@@ -35,7 +35,7 @@ from mobilebert_tf.config import MobileBertConfig, get_preset
 from mobilebert_tf.data.tokenizer import NORMALIZATIONS, BertInputTokenizer
 from mobilebert_tf.data.vocab import check_vocab_size
 from mobilebert_tf.encoder import build_encoder
-from mobilebert_tf.errors import InputError
+from mobilebert_tf.errors import InputError, check
 from mobilebert_tf.finetune.evaluation import Predictor
 from mobilebert_tf.finetune.kinds import SampleSettings, SpanSettings, TaskKind, make_kind
 from mobilebert_tf.finetune.tasks import DataSource, get_task
@@ -43,11 +43,6 @@ from mobilebert_tf.finetune.tracker import BestTracker, plot_history
 from mobilebert_tf.finetune.trainer import FinetuneTrainer, finetune_stage
 from mobilebert_tf.training import loop
 from mobilebert_tf.training.optimizer import create_optimizer, warmup_linear_decay
-
-
-def _check(condition: bool, field: str, value, requirement: str) -> None:
-    if not condition:
-        raise InputError(f"{field} must be {requirement}; got {field}={value!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,34 +124,34 @@ class FinetuneConfig:
 
     def __post_init__(self):
         task = get_task(self.task)  # InputError naming the task and listing the known ones
-        _check(bool(self.model_dir), "model_dir", self.model_dir, "a directory")
-        _check(self.text_normalization in NORMALIZATIONS, "text_normalization",
+        check(bool(self.model_dir), "model_dir", self.model_dir, "a directory")
+        check(self.text_normalization in NORMALIZATIONS, "text_normalization",
                self.text_normalization, f"one of {NORMALIZATIONS}")
         for name in ("checkpoint_every", "log_every", "doc_stride", "max_query_length",
                      "n_best_size", "max_answer_length"):
             value = getattr(self, name)
-            _check(_is_int(value) and value > 0, name, value, "a positive integer")
+            check(_is_int(value) and value > 0, name, value, "a positive integer")
         for name in ("seq_length", "batch_size", "steps", "eval_every", "eval_batch_size",
                      "steps_per_loop", "max_train_examples", "max_eval_examples",
                      "exit_after_steps"):
             value = getattr(self, name)
-            _check(value is None or _is_int(value) and value > 0, name, value,
+            check(value is None or _is_int(value) and value > 0, name, value,
                    "a positive integer or None")
-        _check(self.warmup_steps is None or _is_int(self.warmup_steps) and self.warmup_steps >= 0,
+        check(self.warmup_steps is None or _is_int(self.warmup_steps) and self.warmup_steps >= 0,
                "warmup_steps", self.warmup_steps, "an integer >= 0 or None")
         for name in ("learning_rate", "epochs"):
             value = getattr(self, name)
-            _check(value is None or value > 0, name, value, "positive or None")
-        _check(0 <= self.warmup_proportion <= 1, "warmup_proportion", self.warmup_proportion,
+            check(value is None or value > 0, name, value, "positive or None")
+        check(0 <= self.warmup_proportion <= 1, "warmup_proportion", self.warmup_proportion,
                "in [0, 1]")
-        _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
-        _check(self.clip_norm > 0, "clip_norm", self.clip_norm, "positive")
-        _check(0 <= self.dropout < 1, "dropout", self.dropout, "in [0, 1)")
-        _check(_is_int(self.seed), "seed", self.seed, "an integer")
+        check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
+        check(self.clip_norm > 0, "clip_norm", self.clip_norm, "positive")
+        check(0 <= self.dropout < 1, "dropout", self.dropout, "in [0, 1)")
+        check(_is_int(self.seed), "seed", self.seed, "an integer")
         object.__setattr__(self, "overrides", dict(self.overrides))
         max_position = self.model_config().max_position
         seq_length = self.seq_length or task.seq_length
-        _check(seq_length <= max_position, "seq_length", seq_length,
+        check(seq_length <= max_position, "seq_length", seq_length,
                f"at most the model's max_position ({max_position})")
 
     def model_config(self) -> MobileBertConfig:

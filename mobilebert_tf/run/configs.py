@@ -14,15 +14,10 @@ from typing import Mapping, Sequence
 from mobilebert_tf.config import MobileBertConfig, get_preset
 from mobilebert_tf.distillation.distiller import pair_layers
 from mobilebert_tf.distillation.schedule import STRATEGIES
-from mobilebert_tf.errors import InputError
+from mobilebert_tf.errors import InputError, check
 
 OPTIMIZERS = ("lamb", "adamw")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-
-
-def _check(condition: bool, field: str, value, requirement: str) -> None:
-    if not condition:
-        raise InputError(f"{field} must be {requirement}; got {field}={value!r}.")
 
 
 def _model_config(preset: str, overrides: Mapping, field: str) -> MobileBertConfig:
@@ -84,26 +79,26 @@ class RecordTrainingConfig:
     exit_after_steps: int | None = None
 
     def __post_init__(self):
-        _check(bool(self.model_dir), "model_dir", self.model_dir, "a directory")
-        _check(bool(self.train_files), "train_files", self.train_files, "record file globs")
+        check(bool(self.model_dir), "model_dir", self.model_dir, "a directory")
+        check(bool(self.train_files), "train_files", self.train_files, "record file globs")
         for name in ("seq_length", "max_predictions", "batch_size", "checkpoint_every",
                      "log_every", "files_per_window"):
             value = getattr(self, name)
-            _check(isinstance(value, int) and value > 0, name, value, "a positive integer")
+            check(isinstance(value, int) and value > 0, name, value, "a positive integer")
         for name in ("steps_per_loop", "exit_after_steps"):
             value = getattr(self, name)
-            _check(value is None or isinstance(value, int) and value > 0, name, value,
+            check(value is None or isinstance(value, int) and value > 0, name, value,
                    "a positive integer or None")
-        _check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"one of {OPTIMIZERS}")
-        _check(self.mixed_precision in PRECISIONS, "mixed_precision", self.mixed_precision,
+        check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"one of {OPTIMIZERS}")
+        check(self.mixed_precision in PRECISIONS, "mixed_precision", self.mixed_precision,
                f"one of {PRECISIONS}")
-        _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "positive")
-        _check(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, ">= 0")
-        _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
-        _check(self.clip_norm > 0, "clip_norm", self.clip_norm, "positive")
+        check(self.learning_rate > 0, "learning_rate", self.learning_rate, "positive")
+        check(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, ">= 0")
+        check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
+        check(self.clip_norm > 0, "clip_norm", self.clip_norm, "positive")
         object.__setattr__(self, "overrides", dict(self.overrides))
         config = self.model_config()
-        _check(self.seq_length <= config.max_position, "seq_length", self.seq_length,
+        check(self.seq_length <= config.max_position, "seq_length", self.seq_length,
                f"at most the model's max_position ({config.max_position})")
         self._check_precision(config, "preset")
 
@@ -133,9 +128,9 @@ class PretrainConfig(RecordTrainingConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _check(isinstance(self.steps, int) and self.steps > 0, "steps", self.steps,
+        check(isinstance(self.steps, int) and self.steps > 0, "steps", self.steps,
                "a positive integer")
-        _check(self.warmup_steps <= self.steps, "warmup_steps", self.warmup_steps,
+        check(self.warmup_steps <= self.steps, "warmup_steps", self.warmup_steps,
                f"at most steps ({self.steps})")
 
 
@@ -175,18 +170,18 @@ class DistillConfig(RecordTrainingConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _check(bool(self.teacher_checkpoint), "teacher_checkpoint", self.teacher_checkpoint,
+        check(bool(self.teacher_checkpoint), "teacher_checkpoint", self.teacher_checkpoint,
                "a checkpoint directory or prefix")
-        _check(self.distill_strategy in STRATEGIES, "distill_strategy",
+        check(self.distill_strategy in STRATEGIES, "distill_strategy",
                self.distill_strategy, f"one of {STRATEGIES}")
         for name in ("transfer_steps", "pd_steps"):
             value = getattr(self, name)
-            _check(isinstance(value, int) and value >= 0, name, value, "an integer >= 0")
-        _check(self.pd_warmup_steps >= 0, "pd_warmup_steps", self.pd_warmup_steps, ">= 0")
-        _check(0 <= self.lower_multiplier <= 1, "lower_multiplier", self.lower_multiplier,
+            check(isinstance(value, int) and value >= 0, name, value, "an integer >= 0")
+        check(self.pd_warmup_steps >= 0, "pd_warmup_steps", self.pd_warmup_steps, ">= 0")
+        check(0 <= self.lower_multiplier <= 1, "lower_multiplier", self.lower_multiplier,
                "in [0, 1]")
-        _check(0 <= self.alpha <= 1, "alpha", self.alpha, "in [0, 1]")
-        _check(self.temperature > 0, "temperature", self.temperature, "positive")
+        check(0 <= self.alpha <= 1, "alpha", self.alpha, "in [0, 1]")
+        check(self.temperature > 0, "temperature", self.temperature, "positive")
         object.__setattr__(self, "teacher_overrides", dict(self.teacher_overrides))
         if self.layer_mapping is not None:
             object.__setattr__(self, "layer_mapping", tuple(int(i) for i in self.layer_mapping))

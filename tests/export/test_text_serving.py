@@ -15,10 +15,9 @@ from official.nlp.tools import tokenization
 
 from mobilebert_tf import MobileBertClassifier, MobileBertSpanLabeler, build_encoder
 from mobilebert_tf.data import sentiment, squad
-from mobilebert_tf.data.classification import TextExample
+from mobilebert_tf.data.classification import TextExample, tokenize_examples
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.export import exporter, text_serving, tflite
-from mobilebert_tf.finetune.evaluation import squad_inputs, tokenize_examples
 from mobilebert_tf.weights import randomize_norms
 
 SEQ = 32  # short: most dev snippets and every pair get truncated
@@ -123,7 +122,7 @@ def test_squad_text_signature_matches_the_python_pipeline(span_labeler, tokenize
     features = [dataclasses.replace(f, unique_id=i, max_context=tuple(
         c is not None for c in f.char_spans)) for i, f in enumerate(features)]
     assert features[3].input_type_ids.index(1) == 2 + SQUAD_SEQ // 2  # the long one is cut
-    want = {k: v.numpy() for k, v in model(squad_inputs(features), training=False).items()}
+    want = {k: v.numpy() for k, v in model(squad.squad_inputs(features), training=False).items()}
     spans = squad.best_spans(examples, features, want["start_logits"], want["end_logits"])
     got = loaded.signatures[text_serving.TEXT_SIGNATURE](
         question=tf.constant([e.question for e in examples]),
