@@ -10,17 +10,16 @@ calibrated on 20 random examples. The two full-int8 files differ only in attenti
 BATCH_MATMULs per layer (int8 or float); softmax and the additive mask are float in both.
 """
 
-import datetime
 import os
 import tempfile
 
 from absl import app, flags, logging
 
-from mobilebert_tf import fileio
 from mobilebert_tf.encoder import build_encoder
-from mobilebert_tf.export import benchmark, exporter, tflite
+from mobilebert_tf.export import exporter, tflite
 from mobilebert_tf.weights import randomize_norms
 from float_attention import float_attention_int8  # benchmarks/export/ is on sys.path
+from side_by_side import time_and_report
 
 flags.DEFINE_string("preset", "mobilebert", "Our preset.")
 flags.DEFINE_integer("seq_length", 128, "Sequence length.")
@@ -49,24 +48,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     with tempfile.TemporaryDirectory() as work:
         models = _models(work)
-    load_before = os.getloadavg()
-    print(f"{datetime.date.today()}: {FLAGS.preset} at seq {FLAGS.seq_length}, batch 1, random "
-          f"weights; LiteRT interpreter, XNNPACK, {FLAGS.num_threads} threads, 3 warm-up + "
-          f"{FLAGS.rounds} interleaved rounds, {os.cpu_count()} CPUs visible; load average "
-          f"before timing {load_before[0]:.2f}.")
-    latencies = benchmark.time_models(models, FLAGS.num_threads, rounds=FLAGS.rounds)
-    load_after = os.getloadavg()
-    print(benchmark.format_table(latencies, BASELINE))
-    print(f"load average after timing {load_after[0]:.2f}")
-    if FLAGS.output:
-        base = next(l.median_ms for l in latencies if l.name == BASELINE)
-        fileio.write_json(FLAGS.output, {
-            "date": str(datetime.date.today()),
-            "setup": {"preset": FLAGS.preset, "seq_length": FLAGS.seq_length,
-                      "num_threads": FLAGS.num_threads, "rounds": FLAGS.rounds,
-                      "load_average_1min": [load_before[0], load_after[0]]},
-            "latencies": [vars(l) for l in latencies],
-            f"ratio_to_{BASELINE}": {l.name: l.median_ms / base for l in latencies}})
+    time_and_report(models, {"preset": FLAGS.preset, "seq_length": FLAGS.seq_length}, BASELINE,
+                    FLAGS.rounds, FLAGS.num_threads, FLAGS.output)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ the Keras model but with fewer, larger ops:
 - the `1/sqrt(head_size)` logit scale is folded into the query kernel;
 - Q and K (and V where one matmul makes it too) go head-major in one TRANSPOSE, then SPLIT.
 
-LayerNorm (teacher, BERT-base) is kept as it is; the merges and the logit scale still apply.
+LayerNorm (teacher, BERT-base) is kept as it is, its ops in one name scope (full int8 runs
+them in float); the merges and the logit scale still apply.
 The fidelity check compares this graph with the Keras model on every export.
 """
 
@@ -87,6 +88,10 @@ class DensePlan:
         return tf.matmul(x, self.kernel) + self.bias
 
 
+# Name scope of every op of a kept LayerNorm: full int8 runs them in float (`tflite`).
+LAYER_NORM_SCOPE = "layer_norm"
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class LayerNormPlan:
     """A LayerNorm (teacher, BERT-base), kept as ops: nothing folds through its statistics."""
@@ -95,8 +100,9 @@ class LayerNormPlan:
     epsilon: float
 
     def __call__(self, x):
-        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-        return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+        with tf.name_scope(LAYER_NORM_SCOPE):
+            mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+            return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta
 
 
 def _norm(x, layer_norm: LayerNormPlan | None):

@@ -19,7 +19,7 @@ import tf_keras as keras
 
 from mobilebert_tf.encoder import MobileBertEncoder
 from mobilebert_tf.export import text_serving  # also registers tensorflow-text's ops
-from mobilebert_tf.export.folded import FoldedModel
+from mobilebert_tf.export.folded import LAYER_NORM_SCOPE, FoldedModel
 from mobilebert_tf.layers.attention import MASK_BIAS, MASKED_LOGITS, SCALED_LOGITS
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
 from mobilebert_tf.signature import input_spec
@@ -30,17 +30,23 @@ PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 SOFTMAX_OP = "SOFTMAX"
 ATTENTION_MATMUL_OP = "BATCH_MATMUL"
 DEQUANTIZE_OP = "DEQUANTIZE"
+GELU_OP = "GELU"
 # Full-integer int8 keeps each SOFTMAX and the additive mask in float: XNNPACK delegates no
 # int8 SOFTMAX, and a quantized mask (-1e4) would force a scale so coarse that every real logit
 # rounds to the same code (docs/mobilebert.md §5). Attention's two BATCH_MATMULs are int8: XNNPACK
 # takes an int8 BATCH_MATMUL only when its right-hand operand has zero point 0, which
-# `_make_symmetric` arranges. So the whole graph is one XNNPACK partition.
-FLOAT_OPS_IN_INT8 = (SOFTMAX_OP,)
+# `_make_symmetric` arranges. GELU (teacher, BERT-base) stays float as well: XNNPACK takes it
+# only in float. So the whole graph is one XNNPACK partition.
+FLOAT_OPS_IN_INT8 = (SOFTMAX_OP, GELU_OP)
 # Graph ops kept float in int8 by name (named so in `mobilebert_tf.layers.attention`, which
 # both the Keras model and `FoldedModel` use): the logit scale and the mask ADD before each
 # softmax, and the additive mask itself (`MASK_BIAS`): quantized, its output range [-1e4, 0]
 # gets the scale of the MUL after it, so `1 - mask` rounds to 0 and padding is attended to.
 FLOAT_NODES_IN_INT8 = (SCALED_LOGITS, MASKED_LOGITS, MASK_BIAS)
+# And every op in these name scopes: a LayerNorm's (teacher, BERT-base; `folded.LayerNormPlan`),
+# which XNNPACK does not take in int8. A 2-layer `ib_bert_mini` in full int8 ran in 21 XNNPACK
+# partitions; with its LayerNorms in float 3, with GELU in float too 1.
+FLOAT_SCOPES_IN_INT8 = (LAYER_NORM_SCOPE,)
 
 
 def serving_outputs(model: keras.Model, inputs: dict, training: bool = False) -> dict:
@@ -123,7 +129,8 @@ def convert(saved_model_dir: str, precision: str,
         saved_model_dir: The SavedModel.
         precision: One of `PRECISIONS`: float32; float16 weights; dynamic_int8 (int8 weights,
             activations quantized on the fly); int8 (weights and activations, calibrated on
-            `calibration`; softmax and the attention mask stay float, see `FLOAT_OPS_IN_INT8`).
+            `calibration`; softmax, the attention mask, LayerNorm and GELU stay float, see
+            `FLOAT_OPS_IN_INT8`).
         calibration: For int8: a callable returning an iterable of input dicts (numpy arrays
             of the signature's shape), e.g. 100 real examples.
     """
@@ -180,11 +187,12 @@ def _dequantize_where_used(content: bytes) -> bytes:
 
 
 def _convert_int8(converter: tf.lite.TFLiteConverter, samples: list[dict],
-                  float_ops: Iterable[str] = FLOAT_OPS_IN_INT8) -> bytes:
-    """Full-integer conversion with `float_ops` and the `FLOAT_NODES_IN_INT8` ops left in
-    float (those found by name: the converter's tensor names follow our op names). Between
-    calibration and quantization, attention's matmuls get their outputs' ranges measured and
-    their right-hand operands made symmetric."""
+                  float_ops: Iterable[str] = FLOAT_OPS_IN_INT8,
+                  float_scopes: Iterable[str] = FLOAT_SCOPES_IN_INT8) -> bytes:
+    """Full-integer conversion with `float_ops`, the `FLOAT_NODES_IN_INT8` ops and the ops in
+    `float_scopes` left in float (found by name: the converter's tensor names follow our op
+    names). Between calibration and quantization, attention's matmuls get their outputs'
+    ranges measured and their right-hand operands made symmetric."""
     from tensorflow.lite.python import convert as lite_convert  # as QuantizationDebugger does
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -195,15 +203,17 @@ def _convert_int8(converter: tf.lite.TFLiteConverter, samples: list[dict],
                if flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) == ATTENTION_MATMUL_OP]
     _measure_ranges(model, calibrated, samples, [op.outputs[0] for op in matmuls])
     _make_symmetric(model, [op.inputs[1] for op in matmuls])
+    # A tensor named after one of `FLOAT_NODES_IN_INT8`, or inside one of `float_scopes` (TF
+    # uniquifies repeated names and scopes with `_<n>`).
+    float_node = re.compile(rf"(^|/)({'|'.join(FLOAT_NODES_IN_INT8)})(_\d+)?$"
+                            + "".join(rf"|(^|/){scope}(_\d+)?/" for scope in float_scopes))
     float_nodes = [t.name.decode() for t in model.subgraphs[0].tensors
-                   if _FLOAT_NODE.search(t.name.decode())]
+                   if float_node.search(t.name.decode())]
     return lite_convert.mlir_quantize(
         bytes(flatbuffer_utils.convert_object_to_bytearray(model)),
         denylisted_ops=list(float_ops), denylisted_nodes=float_nodes)
 
 
-# A tensor named after one of `FLOAT_NODES_IN_INT8` (TF uniquifies repeats with `_<n>`).
-_FLOAT_NODE = re.compile(rf"({'|'.join(FLOAT_NODES_IN_INT8)})(_\d+)?$")
 # Ops whose int8 output shares its input's scale and zero point (the data input's index).
 _SAME_SCALE_OPS = {"RESHAPE": 0, "TRANSPOSE": 0, "SPLIT": 1, "SPLIT_V": 0, "SQUEEZE": 0,
                    "EXPAND_DIMS": 0}

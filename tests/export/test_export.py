@@ -54,11 +54,14 @@ def test_encoder_in_all_four_precisions(tmp_path):
 
 @pytest.fixture(scope="module")
 def int8_files(tmp_path_factory):
-    """{"encoder" | "classifier": (Keras model, full-int8 .tflite bytes)}, tiny, norms random."""
+    """{"encoder" | "classifier" | "teacher": (Keras model, full-int8 .tflite bytes)}, tiny,
+    norms random; the teacher (IB-BERT) has LayerNorm and GELU where MobileBERT has NoNorm and
+    ReLU."""
     files = {}
-    for name in ("encoder", "classifier"):
+    for name in ("encoder", "classifier", "teacher"):
         keras.utils.set_random_seed(1234)
-        encoder = _encoder()
+        encoder = (build_encoder("ib_bert_mini", num_layers=2, vocab_size=500)
+                   if name == "teacher" else _encoder())
         model = encoder
         if name == "classifier":
             model = MobileBertClassifier(encoder, num_classes=2)
@@ -78,10 +81,10 @@ def _ops(content, op_name):
             for op in interpreter._get_ops_details() if op["op_name"] == op_name]
 
 
-@pytest.mark.parametrize("name", ["encoder", "classifier"])
+@pytest.mark.parametrize("name", ["encoder", "classifier", "teacher"])
 def test_int8_attention_matmuls_are_int8_in_one_partition(int8_files, name):
     """XNNPACK takes an int8 BATCH_MATMUL only if its right-hand operand's zero point is 0;
-    softmax (not delegated in int8) stays float."""
+    softmax, and a LayerNorm's ops and GELU (none delegated in int8), stay float."""
     content = int8_files[name][1]
     assert {o[0]["dtype"] for _, o in _ops(content, "FULLY_CONNECTED")} == {np.int8}
     matmuls = _ops(content, tflite.ATTENTION_MATMUL_OP)
@@ -90,12 +93,18 @@ def test_int8_attention_matmuls_are_int8_in_one_partition(int8_files, name):
         assert [t["dtype"] for t in inputs + outputs] == [np.int8] * 3
         assert inputs[1]["quantization"][1] == 0  # (scale, zero point)
     assert {o[0]["dtype"] for _, o in _ops(content, tflite.SOFTMAX_OP)} == {np.float32}
+    layer_norm_ops = [o for o in ("MEAN", "SQUARED_DIFFERENCE", "RSQRT", "GELU")
+                      if _ops(content, o)]
+    assert layer_norm_ops == ([] if name != "teacher" else
+                              ["MEAN", "SQUARED_DIFFERENCE", "RSQRT", "GELU"])
+    for op in layer_norm_ops:
+        assert {o[0]["dtype"] for _, o in _ops(content, op)} == {np.float32}
     interpreter = Interpreter(model_content=content, num_threads=2)
     interpreter.allocate_tensors()
     assert benchmark.delegate_partitions(interpreter) == 1  # all of it in one XNNPACK graph
 
 
-@pytest.mark.parametrize("name", ["encoder", "classifier"])
+@pytest.mark.parametrize("name", ["encoder", "classifier", "teacher"])
 def test_int8_fidelity(int8_files, name):
     model, content = int8_files[name]
     examples = _examples(6, seed=3)
