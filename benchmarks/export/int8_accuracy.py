@@ -15,10 +15,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mobilebert_tf import fileio
+from mobilebert_tf.data.classification import tokenize_examples
 from mobilebert_tf.data.sentiment import read_rotten_tomatoes
 from mobilebert_tf.data.tokenizer import NORMALIZATIONS, BertInputTokenizer
 from mobilebert_tf.export import benchmark, exporter, fidelity, tflite
-from mobilebert_tf.data.classification import tokenize_examples
 from float_attention import float_attention_int8  # benchmarks/export/ is on sys.path
 
 flags.DEFINE_string("model", None, "The fine-tuned classifier (.keras).", required=True)

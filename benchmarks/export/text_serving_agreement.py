@@ -21,10 +21,10 @@ import tensorflow as tf
 from absl import app, flags
 
 from mobilebert_tf.data import sentiment
+from mobilebert_tf.data.classification import tokenize_examples
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.data.vocab import check_vocab_size
 from mobilebert_tf.export import exporter, loading, text_serving, tflite
-from mobilebert_tf.data.classification import tokenize_examples
 
 flags.DEFINE_string("model", None, "A fine-tuned sentiment classifier (.keras).")
 flags.DEFINE_string("vocab_file", None, "Its vocab.txt.")

@@ -164,9 +164,9 @@ def sentiment_inputs(split: str, vocab_file: str, config: DemoConfig):
     training."""
     import numpy as np
 
+    from mobilebert_tf.data.classification import tokenize_examples
     from mobilebert_tf.data.sentiment import read_rotten_tomatoes
     from mobilebert_tf.data.tokenizer import BertInputTokenizer
-    from mobilebert_tf.data.classification import tokenize_examples
 
     examples = read_rotten_tomatoes(split)
     tokenizer = BertInputTokenizer(vocab_file, seq_length=config.seq_length,

@@ -266,7 +266,7 @@ class SpanKind(TaskKind):
     def example_inputs(self, examples: list) -> dict[str, np.ndarray]:
         """Each example's first window."""
         return squad.squad_inputs([f for f in self.features(examples)
-                                        if f.window_index == 0])
+                                   if f.window_index == 0])
 
     def batches(self, train: list, batch_size: int, seed: int) -> tf.data.Dataset:
         return squad.squad_dataset(train, batch_size, shuffle=True, seed=seed, repeat=True,

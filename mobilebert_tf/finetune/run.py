@@ -126,7 +126,7 @@ class FinetuneConfig:
         task = get_task(self.task)  # InputError naming the task and listing the known ones
         check(bool(self.model_dir), "model_dir", self.model_dir, "a directory")
         check(self.text_normalization in NORMALIZATIONS, "text_normalization",
-               self.text_normalization, f"one of {NORMALIZATIONS}")
+              self.text_normalization, f"one of {NORMALIZATIONS}")
         for name in ("checkpoint_every", "log_every", "doc_stride", "max_query_length",
                      "n_best_size", "max_answer_length"):
             value = getattr(self, name)
@@ -136,14 +136,14 @@ class FinetuneConfig:
                      "exit_after_steps"):
             value = getattr(self, name)
             check(value is None or _is_int(value) and value > 0, name, value,
-                   "a positive integer or None")
+                  "a positive integer or None")
         check(self.warmup_steps is None or _is_int(self.warmup_steps) and self.warmup_steps >= 0,
-               "warmup_steps", self.warmup_steps, "an integer >= 0 or None")
+              "warmup_steps", self.warmup_steps, "an integer >= 0 or None")
         for name in ("learning_rate", "epochs"):
             value = getattr(self, name)
             check(value is None or value > 0, name, value, "positive or None")
         check(0 <= self.warmup_proportion <= 1, "warmup_proportion", self.warmup_proportion,
-               "in [0, 1]")
+              "in [0, 1]")
         check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
         check(self.clip_norm > 0, "clip_norm", self.clip_norm, "positive")
         check(0 <= self.dropout < 1, "dropout", self.dropout, "in [0, 1)")
@@ -152,7 +152,7 @@ class FinetuneConfig:
         max_position = self.model_config().max_position
         seq_length = self.seq_length or task.seq_length
         check(seq_length <= max_position, "seq_length", seq_length,
-               f"at most the model's max_position ({max_position})")
+              f"at most the model's max_position ({max_position})")
 
     def model_config(self) -> MobileBertConfig:
         try:

@@ -88,10 +88,10 @@ class RecordTrainingConfig:
         for name in ("steps_per_loop", "exit_after_steps"):
             value = getattr(self, name)
             check(value is None or isinstance(value, int) and value > 0, name, value,
-                   "a positive integer or None")
+                  "a positive integer or None")
         check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"one of {OPTIMIZERS}")
         check(self.mixed_precision in PRECISIONS, "mixed_precision", self.mixed_precision,
-               f"one of {PRECISIONS}")
+              f"one of {PRECISIONS}")
         check(self.learning_rate > 0, "learning_rate", self.learning_rate, "positive")
         check(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, ">= 0")
         check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
@@ -99,7 +99,7 @@ class RecordTrainingConfig:
         object.__setattr__(self, "overrides", dict(self.overrides))
         config = self.model_config()
         check(self.seq_length <= config.max_position, "seq_length", self.seq_length,
-               f"at most the model's max_position ({config.max_position})")
+              f"at most the model's max_position ({config.max_position})")
         self._check_precision(config, "preset")
 
     def model_config(self) -> MobileBertConfig:
@@ -129,9 +129,9 @@ class PretrainConfig(RecordTrainingConfig):
     def __post_init__(self):
         super().__post_init__()
         check(isinstance(self.steps, int) and self.steps > 0, "steps", self.steps,
-               "a positive integer")
+              "a positive integer")
         check(self.warmup_steps <= self.steps, "warmup_steps", self.warmup_steps,
-               f"at most steps ({self.steps})")
+              f"at most steps ({self.steps})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,15 +171,15 @@ class DistillConfig(RecordTrainingConfig):
     def __post_init__(self):
         super().__post_init__()
         check(bool(self.teacher_checkpoint), "teacher_checkpoint", self.teacher_checkpoint,
-               "a checkpoint directory or prefix")
+              "a checkpoint directory or prefix")
         check(self.distill_strategy in STRATEGIES, "distill_strategy",
-               self.distill_strategy, f"one of {STRATEGIES}")
+              self.distill_strategy, f"one of {STRATEGIES}")
         for name in ("transfer_steps", "pd_steps"):
             value = getattr(self, name)
             check(isinstance(value, int) and value >= 0, name, value, "an integer >= 0")
         check(self.pd_warmup_steps >= 0, "pd_warmup_steps", self.pd_warmup_steps, ">= 0")
         check(0 <= self.lower_multiplier <= 1, "lower_multiplier", self.lower_multiplier,
-               "in [0, 1]")
+              "in [0, 1]")
         check(0 <= self.alpha <= 1, "alpha", self.alpha, "in [0, 1]")
         check(self.temperature > 0, "temperature", self.temperature, "positive")
         object.__setattr__(self, "teacher_overrides", dict(self.teacher_overrides))
