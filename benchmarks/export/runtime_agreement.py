@@ -5,21 +5,17 @@ set, in every precision.
     python benchmarks/export/runtime_agreement.py \
         --model=runs/demo/finetune/best/model.keras --vocab_file=runs/demo/vocab/vocab.txt \
         --seq_length=64 --output_dir=/tmp/runtime_agreement \
-        [--task_library_python=/tmp/tlvenv/bin/python] [--output=agreement.json]
+        [--task_library_python=.venv-task-library/bin/python] [--output=agreement.json]
 
 The model is exported here with `exporter.export` (runtime metadata, vocab and labels packed;
 int8 calibrated on 100 train texts). The Python pipeline is the Keras model on
 `BertInputTokenizer` ids, with `normalization="device"` (as the runtimes tokenize) and
 "bert" (as the demo trains). MediaPipe runs in this process; the Task Library needs
-protobuf < 4, so it runs in another Python (`--task_library_python`, a venv with
-`pip install tflite-support==0.4.4 libusb-package`) through `task_library_worker.py`.
+protobuf < 4, so it runs in another Python (`--task_library_python`: `make test` makes one,
+.venv-task-library/) through `runtimes.task_library_results`.
 """
 
-import json
-import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import tf_keras as keras
@@ -29,7 +25,7 @@ from mobilebert_tf import fileio
 from mobilebert_tf.data import sentiment
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.export import exporter, tflite
-from mobilebert_tf.export.runtimes import mediapipe_probabilities
+from mobilebert_tf.export import runtimes as runtime_api
 
 flags.DEFINE_string("model", "runs/demo/finetune/best/model.keras", "A .keras classifier.")
 flags.DEFINE_string("vocab_file", "runs/demo/vocab/vocab.txt", "Its vocab.")
@@ -40,7 +36,6 @@ flags.DEFINE_string("task_library_python", None, "A Python with tflite-support 0
                     "protobuf < 4; none: the Task Library is skipped.")
 flags.DEFINE_string("output", None, "JSON file for the results.")
 FLAGS = flags.FLAGS
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "task_library_worker.py")
 
 
 def python_pipeline(model, texts, normalization):
@@ -51,23 +46,6 @@ def python_pipeline(model, texts, normalization):
     logits = model.predict(inputs, batch_size=128, verbose=0)
     probabilities = np.exp(logits - logits.max(-1, keepdims=True))
     return tokenizer.encode(texts), probabilities / probabilities.sum(-1, keepdims=True), inputs
-
-
-def task_library_scores(path, texts):
-    """Scores from `BertNLClassifier`, or the error text when it refuses the file."""
-    with tempfile.TemporaryDirectory() as tmp:
-        texts_path, out_path = os.path.join(tmp, "texts.json"), os.path.join(tmp, "out.json")
-        with open(texts_path, "w", encoding="utf-8") as f:
-            json.dump(texts, f)
-        run = subprocess.run([FLAGS.task_library_python, WORKER, path, texts_path, out_path],
-                             capture_output=True, text=True)
-        if not os.path.exists(out_path):
-            return f"exit {run.returncode}: {run.stderr.strip().splitlines()[-1:]}"
-        with open(out_path, encoding="utf-8") as f:
-            result = json.load(f)
-    if "error" in result:
-        return result["error"]
-    return np.array([[row[label] for label in sentiment.LABELS] for row in result["scores"]])
 
 
 def agreement(scores, reference):
@@ -101,14 +79,19 @@ def main(argv):
         "runtimes": {}}
     print(f"{summary['texts_with_other_ids']} of {len(texts)} texts get other ids under the two "
           f"normalizations; {summary['predictions_changed_by_normalization']} predictions change")
-    for precision in FLAGS.precisions:
-        path = results[precision]["path"]
+    files = {p: fileio.read_bytes(results[p]["path"]) for p in FLAGS.precisions}
+    task_library = (runtime_api.task_library_results(FLAGS.task_library_python, files,
+                                                     "classifier", texts)
+                    if FLAGS.task_library_python else {})
+    for precision, content in files.items():
         litert = np.concatenate([o["probability"] for o in tflite.run_tflite(
-            fileio.read_bytes(path), exporter.batches(device_inputs, 1))])
-        runtimes = {"mediapipe": mediapipe_probabilities(fileio.read_bytes(path), texts,
-                                                          sentiment.LABELS)}
-        if FLAGS.task_library_python:
-            runtimes["task_library"] = task_library_scores(path, texts)
+            content, exporter.batches(device_inputs, 1))])
+        runtimes = {"mediapipe": runtime_api.mediapipe_probabilities(content, texts,
+                                                                     sentiment.LABELS)}
+        if precision in task_library:  # its scores, or why it refused the file
+            result = task_library[precision]
+            runtimes["task_library"] = result.get("error") or runtime_api.classifier_scores(
+                result, sentiment.LABELS)
         for runtime, scores in runtimes.items():
             if isinstance(scores, str):
                 row = {"error": scores}

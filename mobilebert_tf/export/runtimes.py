@@ -1,13 +1,25 @@
-"""Exported text classifiers run in the runtime apps deploy them with: MediaPipe Tasks'
-`TextClassifier`, which reads the vocab, the input names and the labels from the file's
-metadata (`export.metadata`) and tokenizes raw text itself; and how often a classifier's files
-agree, there and in LiteRT, with the Keras model they came from."""
+"""Exported task models run in the runtimes apps deploy them with: MediaPipe Tasks'
+`TextClassifier` (in this process) and the TFLite Task Library's `BertNLClassifier` /
+`BertQuestionAnswerer` (in a Python of its own, `task_library_results`), which read the vocab,
+the input names and the labels from the file's metadata (`export.metadata`) and tokenize raw
+text themselves; and how often a classifier's files agree, there and in LiteRT, with the Keras
+model they came from."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import tempfile
 from typing import Sequence
 
 import numpy as np
+
+# A Python with tflite-support 0.4.4 and its protobuf < 4 (`make test` makes one in
+# .venv-task-library/ and names it here).
+TASK_LIBRARY_PYTHON_ENV = "MOBILEBERT_TASK_LIBRARY_PYTHON"
+TASK_LIBRARY_KINDS = ("classifier", "question_answerer")
+_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "task_library_worker.py")
 
 
 def mediapipe_probabilities(content: bytes, texts: Sequence[str],
@@ -64,3 +76,61 @@ def classifier_agreement(model, tflite_files: dict[str, bytes], inputs: dict[str
                            "same_as_litert": float(np.mean(on_device == predicted))}
     return {"examples": int(len(labels)), "accuracy": accuracy, "agreement": agreement,
             "mediapipe": mediapipe}
+
+
+def task_library_results(python: str, files: dict[str, bytes], kind: str,
+                         texts: Sequence[str] = (),
+                         questions: Sequence[tuple[str, str]] = ()) -> dict[str, dict]:
+    """Run runtime-ready `.tflite` files in the TFLite Task Library, all in one process of
+    `python` (which has tflite-support 0.4.4; see `task_library_worker.py`).
+
+    Args:
+        python: that Python's executable.
+        files: {name: `.tflite` bytes}.
+        kind: one of `TASK_LIBRARY_KINDS`: "classifier" (`BertNLClassifier` on `texts`) or
+            "question_answerer" (`BertQuestionAnswerer` on `questions`, (context, question)
+            pairs).
+
+    Returns:
+        {name: {"scores": [{label: score} per text]} | {"answers": [[{"text", "start", "end",
+        "logit"}] per question]} | {"error": why the runtime refused the file}}.
+
+    Raises:
+        ValueError: an unknown `kind`.
+        FileNotFoundError: `python` does not exist.
+        RuntimeError: the worker failed outside the runtime (its stderr's last lines).
+    """
+    if kind not in TASK_LIBRARY_KINDS:
+        raise ValueError(f"kind {kind!r}: expected one of {TASK_LIBRARY_KINDS}.")
+    if not os.path.exists(python):
+        raise FileNotFoundError(f"No Python with the Task Library at {python!r} (make one with "
+                                "`python3.11 -m venv V && V/bin/pip install tflite-support==0.4.4 "
+                                "libusb-package`; `make test` does, in .venv-task-library/).")
+    with tempfile.TemporaryDirectory() as tmp:
+        models = []
+        for i, content in enumerate(files.values()):
+            models.append({"path": os.path.join(tmp, f"model_{i}.tflite"), "kind": kind})
+            with open(models[-1]["path"], "wb") as f:
+                f.write(content)
+        job, out = os.path.join(tmp, "job.json"), os.path.join(tmp, "out.json")
+        with open(job, "w", encoding="utf-8") as f:
+            json.dump({"models": models, "texts": list(texts),
+                       "questions": [list(q) for q in questions]}, f)
+        run = subprocess.run([python, _WORKER, job, out], capture_output=True, text=True)
+        if run.returncode != 0 or not os.path.exists(out):
+            raise RuntimeError(f"Task Library worker ({python}) exited {run.returncode}: "
+                               + "\n".join(run.stderr.strip().splitlines()[-5:]))
+        with open(out, encoding="utf-8") as f:
+            results = json.load(f)["results"]
+    return dict(zip(files, results))
+
+
+def classifier_scores(result: dict, labels: Sequence[str]) -> np.ndarray:
+    """`[texts, len(labels)]` scores from one `task_library_results` classifier result.
+
+    Raises:
+        RuntimeError: the Task Library refused the file (its message).
+    """
+    if "error" in result:
+        raise RuntimeError(f"The Task Library refused the file: {result['error']}")
+    return np.array([[row[label] for label in labels] for row in result["scores"]], np.float32)

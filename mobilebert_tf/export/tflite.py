@@ -128,9 +128,9 @@ def convert(saved_model_dir: str, precision: str,
     Args:
         saved_model_dir: The SavedModel.
         precision: One of `PRECISIONS`: float32; float16 weights; dynamic_int8 (int8 weights,
-            activations quantized on the fly); int8 (weights and activations, calibrated on
-            `calibration`; softmax, the attention mask, LayerNorm and GELU stay float, see
-            `FLOAT_OPS_IN_INT8`).
+            one scale per dense layer; activations quantized on the fly); int8 (weights and
+            activations, calibrated on `calibration`; softmax, the attention mask, LayerNorm
+            and GELU stay float, see `FLOAT_OPS_IN_INT8`).
         calibration: For int8: a callable returning an iterable of input dicts (numpy arrays
             of the signature's shape), e.g. 100 real examples.
     """
@@ -144,6 +144,10 @@ def convert(saved_model_dir: str, precision: str,
         converter.target_spec.supported_types = [tf.float16]
     elif precision == "dynamic_int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        # One weight scale per dense layer: per-output-channel scales make a hybrid
+        # FULLY_CONNECTED of op version 12, which the TFLite Task Library's runtime
+        # (tflite-support 0.4.4) refuses (benchmarks/export/dynamic_int8_weights.py).
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     elif precision == "int8":
         if calibration is None:
             raise ValueError("int8 export needs calibration examples.")
@@ -155,6 +159,19 @@ def convert(saved_model_dir: str, precision: str,
         return _convert_int8(converter, samples)
     content = converter.convert()
     return _dequantize_where_used(content) if precision == "float16" else content
+
+
+def op_versions(content: bytes) -> dict[str, set[int]]:
+    """{TFLite op name: the op versions a `.tflite` uses}: a runtime older than a version
+    refuses the file."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    versions = {}
+    for code_index, code in enumerate(model.operatorCodes):
+        name = flatbuffer_utils.opcode_to_name(model, code_index)
+        versions.setdefault(name, set()).add(int(code.version))
+    return versions
 
 
 def _dequantize_where_used(content: bytes) -> bytes:

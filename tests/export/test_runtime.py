@@ -1,6 +1,9 @@
 """Runtime-ready `.tflite`: every precision of a tiny classifier classifies real dev texts in
-MediaPipe Tasks' `TextClassifier` (a real runtime) as the Python pipeline does with the
-device's text normalization; the metadata read back field by field; bad input refused."""
+MediaPipe Tasks' `TextClassifier` and the TFLite Task Library's `BertNLClassifier` (real
+runtimes) as the Python pipeline does with the device's text normalization; a span labeler
+answers in `BertQuestionAnswerer`; the metadata read back field by field; bad input refused."""
+
+import os
 
 import numpy as np
 import pytest
@@ -93,6 +96,37 @@ def test_mediapipe_classifies_dev_texts_as_the_python_pipeline(exported):
     np.testing.assert_allclose(got, device, atol=2e-4)
 
 
+def _task_library_python():
+    python = os.environ.get(runtimes.TASK_LIBRARY_PYTHON_ENV)
+    assert python, (f"{runtimes.TASK_LIBRARY_PYTHON_ENV} names no Python with the Task Library "
+                    "(tflite-support 0.4.4): run the tests with `make test`, which makes one.")
+    return python
+
+
+def test_task_library_classifies_dev_texts_as_litert(exported):
+    """Every precision loads in the Task Library's `BertNLClassifier` (dynamic int8 too: its
+    runtime predates per-channel hybrid FULLY_CONNECTED) and gives our LiteRT run's
+    probabilities on `normalization="device"` ids: to rounding in float, within the int8
+    fidelity bounds in int8 (its own older kernels)."""
+    _, paths = exported
+    texts = _dev_texts()
+    inputs = {k: v.numpy() for k, v in _python_inputs(texts).items()}
+    files = {}
+    for precision, path in paths.items():
+        with open(path, "rb") as f:
+            files[precision] = f.read()
+    results = runtimes.task_library_results(_task_library_python(), files, "classifier", texts)
+    # Its int8 kernels are not XNNPACK's, and the fixture's head magnifies the difference.
+    tolerance = {"float32": 1e-4, "float16": 1e-4, "dynamic_int8": 0.2, "int8": 0.2}
+    for precision, content in files.items():
+        got = runtimes.classifier_scores(results[precision], sentiment.LABELS)
+        ours = tflite.run_tflite(content, exporter.batches(inputs, 1))
+        ours = np.concatenate([o["probability"] for o in ours])
+        np.testing.assert_allclose(got, ours, atol=tolerance[precision], err_msg=precision)
+        same_top1 = np.mean(got.argmax(-1) == ours.argmax(-1))
+        assert same_top1 >= (0.85 if "int8" in precision else 1.0), (precision, same_top1)
+
+
 def _tensor_metadata_names(content, metadata_list, kind):
     """`{model tensor name: metadata name}`: metadata lists follow the model's tensor order."""
     from ai_edge_litert.interpreter import Interpreter
@@ -135,9 +169,46 @@ def test_metadata_read_back_field_by_field(exported):
         assert read["files"]["vocab.txt"].decode() == vocab
 
 
-def test_question_answerer_metadata_at_384(tmp_path):
+QUESTION = "What is MobileBERT?"
+CONTEXT = ("MobileBERT is a thin version of BERT large with bottleneck structures and a "
+           "balance between self-attentions and feed-forward networks.")
+ANSWER = "a thin version of BERT large"
+
+
+def _span_labeler_answering(question, context, answer):
+    """A 1-layer span labeler whose head is fitted (least squares on its own encoder's
+    outputs at the real tokens of this one input, packed as the runtime packs it: [CLS]
+    question [SEP] context [SEP]) to give `answer`'s first token start logit 8, its last end
+    logit 8, and every other real token -8."""
+    seq = metadata.QA_SEQ_LENGTH
+    tokenizer = BertInputTokenizer(seq_length=seq, normalization="device")
+    inputs = tokenizer(tf.constant([question]), tf.constant([context]))
+    ids = inputs["input_word_ids"][0].numpy().tolist()
+    (pieces,) = tokenizer.encode([answer])
+    start = next(i for i in range(ids.index(tokenizer.vocab.sep_id), seq)
+                 if ids[i:i + len(pieces)] == pieces)
     model = MobileBertSpanLabeler(build_encoder(PRESET, num_layers=1))
-    model(model.example_inputs())
+    model(inputs)
+    real = len(ids) - ids.count(tokenizer.vocab.pad_id)
+    features = model.encoder(inputs)["sequence_output"][0, :real].numpy().astype(np.float64)
+    targets = np.full([real, 2], -8.0)
+    targets[start, 0] = targets[start + len(pieces) - 1, 1] = 8.0
+    solution = np.linalg.lstsq(np.pad(features, [[0, 0], [0, 1]], constant_values=1.0),
+                               targets, rcond=None)[0]
+    model.span_logits.kernel.assign(solution[:-1].astype(np.float32))
+    model.span_logits.bias.assign(solution[-1].astype(np.float32))
+    outputs = model(inputs)
+    np.testing.assert_allclose(outputs["start_logits"][0, :real], targets[:, 0], atol=1e-3)
+    np.testing.assert_allclose(outputs["end_logits"][0, :real], targets[:, 1], atol=1e-3)
+    return model
+
+
+def test_question_answerer_runs_in_the_task_library_at_384(tmp_path):
+    """A span labeler's file, metadata read back, answers in `BertQuestionAnswerer` with the
+    span its logits point at, and that answer's logit (start + end) is the 16 the head was
+    fitted to: the runtime feeds the ids, mask and segments we fitted on, start and end in
+    their places."""
+    model = _span_labeler_answering(QUESTION, CONTEXT, ANSWER)
     runtime = exporter.runtime_files(model, metadata.QA_SEQ_LENGTH, 1)
     assert runtime.postprocess is None  # logits, as BertQuestionAnswerer reads them
     saved = tflite.save_saved_model(model, str(tmp_path / "sm"), 1, metadata.QA_SEQ_LENGTH)
@@ -152,6 +223,13 @@ def test_question_answerer_metadata_at_384(tmp_path):
         "input_word_ids": "ids", "input_mask": "mask", "input_type_ids": "segment_ids"}
     assert subgraph["input_process_units"][0]["options_type"] == "BertTokenizerOptions"
     assert sorted(read["files"]) == ["vocab.txt"]
+    (result,) = runtimes.task_library_results(_task_library_python(), {"qa": content},
+                                              "question_answerer",
+                                              questions=[(CONTEXT, QUESTION)]).values()
+    assert "error" not in result, result
+    (answers,) = result["answers"]
+    assert answers[0]["text"] == ANSWER, answers[:3]
+    assert abs(answers[0]["logit"] - 16.0) < 1e-2, answers[:3]
 
 
 def _classifier(num_classes=2, vocab_size=30522):
