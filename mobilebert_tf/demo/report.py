@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from mobilebert_tf import fileio
 from mobilebert_tf.demo.pipeline import Pipeline
+from mobilebert_tf.export.runtimes import TASK_LIBRARY_PYTHON_ENV
 
 
 def scalar_series(summary_dir: str, tag: str) -> tuple[list[int], list[float]]:
@@ -137,6 +138,15 @@ def _nats(values: list[float] | None) -> str:
     return per_layer(values) if values else "-"
 
 
+def _on_device(row: dict | None) -> str:
+    """A runtime's "accuracy | agrees with Keras" cells (`runtimes.classifier_agreement`)."""
+    if not row:
+        return "- | -"
+    if "error" in row:
+        return "refused | -"
+    return f"{row['accuracy']:.4f} | {row['agreement']:.2%}"
+
+
 def write_summary(out: str, work: Pipeline) -> dict:
     """`summary.md` (every stage's numbers) and `losses.png` in `out`, from the results of
     `work`, a demo run with every stage done; returns their paths."""
@@ -169,19 +179,22 @@ def write_summary(out: str, work: Pipeline) -> dict:
              " normalization, also used to fine-tune); `export/saved_model` takes raw "
              "strings (`serving_text`).", "",
              "| model | dev accuracy | agrees with Keras | MediaPipe from raw text: accuracy "
-             "| agrees with Keras | file MB | size / float32 |",
-             "|---|---|---|---|---|---|---|"]
+             "| agrees with Keras | Task Library from raw text: accuracy | agrees with Keras "
+             "| file MB | size / float32 |",
+             "|---|---|---|---|---|---|---|---|---|"]
     float_bytes = export["bytes"].get("float32")
     for name, value in accuracy["accuracy"].items():
         size = export["bytes"].get(name)
-        on_device = accuracy.get("mediapipe", {}).get(name)
         lines.append(f"| {name} | {value:.4f} | "
                      + (f"{accuracy['agreement'][name]:.2%}" if name in accuracy["agreement"]
                         else "-") + " | "
-                     + (f"{on_device['accuracy']:.4f} | {on_device['agreement']:.2%}"
-                        if on_device else "- | -") + " | "
+                     + " | ".join(_on_device(accuracy.get(runtime, {}).get(name))
+                                  for runtime in ("mediapipe", "task_library")) + " | "
                      + (f"{size / 2**20:.2f} | {size / float_bytes:.2f}x" if size else "- | -")
                      + " |")
+    if "task_library" not in accuracy:
+        lines += ["", "(No Task Library columns: the accuracy stage ran without "
+                  f"{TASK_LIBRARY_PYTHON_ENV}, which `make demo` sets.)"]
     lines += ["", f"Latency: LiteRT interpreter, XNNPACK, {latency['num_threads']} threads, "
               f"batch 1, {latency['rounds']} interleaved rounds (demo student at sequence "
               f"length {work.config.seq_length}; full-size models at 128, random weights).",

@@ -10,6 +10,7 @@ the report in `report.py`.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import tensorflow as tf
 
@@ -212,9 +213,10 @@ def export_model(out: str, config: DemoConfig, done: dict) -> dict:
 
 
 def dev_accuracy(out: str, config: DemoConfig, done: dict) -> dict:
-    """Dev accuracy of the Keras model and of every `.tflite`, in LiteRT and in MediaPipe from
-    raw text, with each one's agreement with Keras (`runtimes.classifier_agreement`) on the
-    whole dev split."""
+    """Dev accuracy of the Keras model and of every `.tflite`, in LiteRT, in MediaPipe from
+    raw text and, when `runtimes.TASK_LIBRARY_PYTHON_ENV` names a Python with it (`make demo`
+    makes one), in the TFLite Task Library from raw text, with each one's agreement with Keras
+    (`runtimes.classifier_agreement`) on the whole dev split."""
     import tf_keras as keras
 
     from mobilebert_tf.data.sentiment import LABELS
@@ -224,13 +226,19 @@ def dev_accuracy(out: str, config: DemoConfig, done: dict) -> dict:
     files = {p: fileio.read_bytes(path) for p, path in done["export"]["files"].items()}
     result = runtimes.classifier_agreement(keras.models.load_model(done["finetune"]["model"]),
                                            files, inputs, labels, texts, LABELS,
-                                           config.num_threads)
-    agreement, mediapipe = result["agreement"], result["mediapipe"]
+                                           config.num_threads,
+                                           os.environ.get(runtimes.TASK_LIBRARY_PYTHON_ENV))
     for name, value in result["accuracy"].items():
-        print(f"{name:>14}: dev accuracy {value:.4f}"
-              + (f", agrees with Keras on {agreement[name]:.2%}; in MediaPipe from raw text "
-                 f"{mediapipe[name]['accuracy']:.4f}, agrees with Keras on "
-                 f"{mediapipe[name]['agreement']:.2%}" if name in agreement else ""))
+        line = f"{name:>14}: dev accuracy {value:.4f}"
+        if name in result["agreement"]:
+            line += f", agrees with Keras on {result['agreement'][name]:.2%}"
+            for runtime in ("mediapipe", "task_library"):
+                row = result.get(runtime, {}).get(name)
+                if row:
+                    line += (f"; {runtime}: refused ({row['error']})" if "error" in row else
+                             f"; {runtime} from raw text {row['accuracy']:.4f}, agrees with "
+                             f"Keras on {row['agreement']:.2%}")
+        print(line)
     keras.backend.clear_session()
     return result
 

@@ -43,39 +43,53 @@ def mediapipe_probabilities(content: bytes, texts: Sequence[str],
 
 def classifier_agreement(model, tflite_files: dict[str, bytes], inputs: dict[str, np.ndarray],
                          labels: np.ndarray, texts: Sequence[str], label_names: Sequence[str],
-                         num_threads: int = 2) -> dict:
+                         num_threads: int = 2, task_library_python: str | None = None) -> dict:
     """Accuracy on a labelled set of a Keras classifier and of its `.tflite` files (LiteRT on
     our ids, one example at a time), and of every file in MediaPipe's `TextClassifier` on the
-    raw `texts` (it tokenizes them itself), with each one's top-1 agreement with the Keras
-    model.
+    raw `texts` (it tokenizes them itself), and with `task_library_python` in the TFLite Task
+    Library's `BertNLClassifier` too, with each one's top-1 agreement with the Keras model.
 
     Args:
         model: the Keras classifier (outputs probabilities over `label_names`).
         tflite_files: {name: runtime-ready `.tflite` bytes} exported from `model`.
         inputs: {input key: [n, seq_length]} of `texts` tokenized as in training.
         labels: [n] label indices.
+        task_library_python: a Python with the Task Library (`task_library_results`); None:
+            not run.
 
     Returns:
         {"examples", "accuracy": {"keras float32" and each name: accuracy}, "agreement":
-        {name: top-1 agreement with Keras}, "mediapipe": {name: {"accuracy", "agreement",
-        "same_as_litert"}}}.
+        {name: top-1 agreement with Keras}, "mediapipe" and with `task_library_python`
+        "task_library": {name: {"accuracy", "agreement", "same_as_litert"} | {"error"}}}.
     """
     from mobilebert_tf.export import exporter, tflite
 
     keras_top1 = np.argmax(model.predict(inputs, batch_size=128, verbose=0), -1)
     accuracy = {"keras float32": float(np.mean(keras_top1 == labels))}
-    agreement, mediapipe = {}, {}
+    agreement, litert = {}, {}
+
+    def on_device(scores, name):
+        top1 = np.argmax(scores, -1)
+        return {"accuracy": float(np.mean(top1 == labels)),
+                "agreement": float(np.mean(top1 == keras_top1)),
+                "same_as_litert": float(np.mean(top1 == litert[name]))}
+
+    result = {"examples": int(len(labels)), "accuracy": accuracy, "agreement": agreement,
+              "mediapipe": {}}
     for name, content in tflite_files.items():
         outputs = tflite.run_tflite(content, exporter.batches(inputs, 1), num_threads)
-        predicted = np.array([np.argmax(o["probability"][0]) for o in outputs])
-        accuracy[name] = float(np.mean(predicted == labels))
-        agreement[name] = float(np.mean(predicted == keras_top1))
-        on_device = np.argmax(mediapipe_probabilities(content, texts, label_names), -1)
-        mediapipe[name] = {"accuracy": float(np.mean(on_device == labels)),
-                           "agreement": float(np.mean(on_device == keras_top1)),
-                           "same_as_litert": float(np.mean(on_device == predicted))}
-    return {"examples": int(len(labels)), "accuracy": accuracy, "agreement": agreement,
-            "mediapipe": mediapipe}
+        litert[name] = np.array([np.argmax(o["probability"][0]) for o in outputs])
+        accuracy[name] = float(np.mean(litert[name] == labels))
+        agreement[name] = float(np.mean(litert[name] == keras_top1))
+        result["mediapipe"][name] = on_device(
+            mediapipe_probabilities(content, texts, label_names), name)
+    if task_library_python:
+        runs = task_library_results(task_library_python, tflite_files, "classifier", texts)
+        result["task_library"] = {
+            name: ({"error": run["error"]} if "error" in run
+                   else on_device(classifier_scores(run, label_names), name))
+            for name, run in runs.items()}
+    return result
 
 
 def task_library_results(python: str, files: dict[str, bytes], kind: str,

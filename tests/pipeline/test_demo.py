@@ -45,6 +45,12 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
         assert 0.0 <= results["accuracy"]["accuracy"][precision] <= 1.0
         on_device = results["accuracy"]["mediapipe"][precision]  # MediaPipe, from raw text
         assert 0.0 <= on_device["accuracy"] <= 1.0 and on_device["same_as_litert"] == 1.0
+        # And in the Task Library (`make test` names its Python; the runtime tests say more).
+        on_device = results["accuracy"].get("task_library", {}).get(precision, {})
+        assert "accuracy" in on_device, on_device  # not refused, not skipped
+        assert 0.0 <= on_device["accuracy"] <= 1.0
+        if "float" in precision:  # its int8 kernels are its own
+            assert on_device["same_as_litert"] == 1.0
     assert results["export"]["bytes"]["int8"] < 0.5 * results["export"]["bytes"]["float32"]
     timed = {l["name"] for l in results["latency"]["latencies"]}
     assert timed == {f"demo student {p}" for p in PRECISIONS}
@@ -56,6 +62,7 @@ def test_smoke_demo_runs_every_stage(smoke_demo):
         assert latency["top1_agreement"] == {"adaptive": 1.0, "bucketed": 1.0}
     summary = (work_dir / "summary" / "summary.md").read_text()
     assert "held-out MLM accuracy" in summary and "| int8 |" in summary
+    assert "Task Library from raw text" in summary and "refused" not in summary
     assert "attention KL from uniform" in summary and "length-adaptive twins" in summary
     assert "| pkt_layer_0 | " in summary and "Before PD the student" in summary
     word_order = results["word_order"]
