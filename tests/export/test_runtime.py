@@ -106,8 +106,8 @@ def _task_library_python():
 def test_task_library_classifies_dev_texts_as_litert(exported):
     """Every precision loads in the Task Library's `BertNLClassifier` (dynamic int8 too: its
     runtime predates per-channel hybrid FULLY_CONNECTED) and gives our LiteRT run's
-    probabilities on `normalization="device"` ids: to rounding in float, within the int8
-    fidelity bounds in int8 (its own older kernels)."""
+    probabilities on `normalization="device"` ids: to rounding in float; in int8 (its own
+    older kernels) within 0.2, with top-1 the same on >= 85% (the int8 fidelity bound's)."""
     _, paths = exported
     texts = _dev_texts()
     inputs = {k: v.numpy() for k, v in _python_inputs(texts).items()}
