@@ -17,6 +17,10 @@ INSTALL_REQUIRES = [
     "tqdm>=4",
     "matplotlib>=3.8",
     "safetensors==0.8.0",  # Hugging Face checkpoints (numpy API; BF16 through ml_dtypes)
+    # Pretraining records at corpus scale. 2.77 is the newest release; every Beam release caps
+    # protobuf < 7, so pip picks protobuf 6.33 (TensorFlow 2.20 takes >= 5.28); 2.62-2.70 would
+    # also pull numpy back below 2.3. From 2.70 TFRecord writes need the tfrecord extra (crc32c).
+    "apache-beam[tfrecord]==2.77.0",
 ]
 
 # Installed commands; in a checkout, `python -m tpu.train`, `python -m export.export_tflite` and
@@ -42,6 +46,10 @@ setuptools.setup(
     # `make test` runs on both cores with pytest-xdist's --dist loadgroup, which pytest 9.2
     # breaks (it ignores the group xdist 3.8 writes into the test ids: groups split, shared
     # fixtures are built twice).
-    extras_require={"test": ["pytest==9.1.1", "pytest-xdist==3.8.0"]},
+    # gcp: Beam's gs:// filesystem and DataflowRunner, for record creation on Google Cloud.
+    extras_require={
+        "test": ["pytest==9.1.1", "pytest-xdist==3.8.0"],
+        "gcp": ["apache-beam[gcp]==2.77.0"],
+    },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )

@@ -38,6 +38,13 @@ def read_bytes(path: str) -> bytes:
         return f.read()
 
 
+@contextlib.contextmanager
+def open_binary(path: str):
+    """`path` opened for reading bytes (iterate it for lines), with Python's errors."""
+    with _os_errors(path), tf.io.gfile.GFile(path, "rb") as f:
+        yield f
+
+
 def read_text(path: str) -> str:
     """The UTF-8 text of `path` (a `UnicodeDecodeError` if it is not UTF-8)."""
     return read_bytes(path).decode("utf-8")

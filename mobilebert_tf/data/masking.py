@@ -72,33 +72,46 @@ def create_masked_lm_predictions(tokens: np.ndarray, config: MaskingConfig,
         original ids at those positions.
     """
     tokens = np.asarray(tokens, np.int32)
-    special = np.isin(tokens, config.no_mask_ids)
+    special = tokens == config.no_mask_ids[0]
+    for special_id in config.no_mask_ids[1:]:
+        special |= tokens == special_id
+    candidates = np.flatnonzero(~special)
+    num_to_predict = min(config.max_predictions_per_seq, len(candidates),
+                         max(1, int(round(len(candidates) * config.masked_lm_prob))))
+    if config.whole_word_masking:
+        positions = _whole_word_positions(tokens, candidates, num_to_predict, config, rng)
+    elif num_to_predict < len(candidates):
+        # A uniform random subset: the candidates of the `num_to_predict` smallest scores.
+        scores = rng.random(len(candidates))
+        positions = np.sort(candidates[np.argpartition(scores, num_to_predict)[:num_to_predict]])
+    else:
+        positions = candidates
+    positions = positions.astype(np.int32)
+    labels = tokens[positions]
+    output = tokens.copy()
+    draws = rng.random(len(positions))
+    output[positions[draws < config.mask_prob]] = config.mask_id
+    randomized = positions[draws >= config.mask_prob + config.keep_prob]
+    picks = (rng.random(len(randomized)) * len(config.random_ids)).astype(np.int64)
+    output[randomized] = config.random_ids[picks]
+    return output, positions, labels
+
+
+def _whole_word_positions(tokens: np.ndarray, candidates: np.ndarray, num_to_predict: int,
+                          config: MaskingConfig, rng: np.random.Generator) -> np.ndarray:
+    """Positions of whole words (a piece and the `##` pieces after it) in random order until
+    `num_to_predict`; a word that does not fit is skipped, a shorter one may still fit."""
     groups: list[list[int]] = []
-    for i in np.flatnonzero(~special):
-        if (config.whole_word_masking and groups and groups[-1][-1] == i - 1
-                and config.is_continuation[tokens[i]]):
+    for i in candidates:
+        if groups and groups[-1][-1] == i - 1 and config.is_continuation[tokens[i]]:
             groups[-1].append(int(i))
         else:
             groups.append([int(i)])
-    num_candidates = int((~special).sum())
-    num_to_predict = min(config.max_predictions_per_seq,
-                         max(1, int(round(num_candidates * config.masked_lm_prob))))
-    order = rng.permutation(len(groups))
     chosen: list[int] = []
-    for g in order:
-        group = groups[g]
-        if len(chosen) + len(group) > num_to_predict:
-            continue  # A whole word that does not fit is skipped, a shorter one may still fit.
-        chosen.extend(group)
+    for g in rng.permutation(len(groups)):
+        if len(chosen) + len(groups[g]) > num_to_predict:
+            continue
+        chosen.extend(groups[g])
         if len(chosen) == num_to_predict:
             break
-    positions = np.array(sorted(chosen), np.int32)
-    labels = tokens[positions].copy()
-    output = tokens.copy()
-    draws = rng.random(len(positions))
-    for pos, r in zip(positions, draws):
-        if r < config.mask_prob:
-            output[pos] = config.mask_id
-        elif r >= config.mask_prob + config.keep_prob:
-            output[pos] = config.random_ids[rng.integers(len(config.random_ids))]
-    return output, positions, labels
+    return np.array(sorted(chosen), np.int64)

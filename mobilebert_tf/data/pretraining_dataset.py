@@ -15,6 +15,10 @@ The order is a stateless function of `seed`, so a restarted run resumes in O(1):
 Each batch carries its position, `(pipeline, window, index in window)` of its last record;
 `start` resumes right after such a position by re-reading at most one window, whatever the
 step (the training loop checkpoints the positions).
+
+Two kinds of records are read (`pretraining_records`): masked ones as they are, unmasked ones
+with masks drawn anew at every read (`dynamic_masking`), seeded by `seed` and the batch's
+position, so resuming draws the masks an uninterrupted run draws.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from absl import logging
+
+from mobilebert_tf.data import pretraining_records
 from mobilebert_tf.errors import InputError
 
 # Standard BERT record feature name -> model input name (TF-Hub BERT signature).
@@ -40,17 +47,21 @@ RECORD_TO_MODEL_NAMES = {
 POSITION_KEY = "data_position"
 
 
-def record_feature_spec(seq_length: int, max_predictions_per_seq: int,
+def record_feature_spec(seq_length: int, max_predictions_per_seq: int | None,
                         use_next_sentence_label: bool = True) -> dict:
-    """`tf.io.parse_example` spec of a BERT pretraining record."""
+    """`tf.io.parse_example` spec of a BERT pretraining record; `max_predictions_per_seq`
+    None: an unmasked record (no `masked_lm_*` features)."""
     spec = {
         "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
         "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
         "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
-        "masked_lm_positions": tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64),
-        "masked_lm_ids": tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64),
-        "masked_lm_weights": tf.io.FixedLenFeature([max_predictions_per_seq], tf.float32),
     }
+    if max_predictions_per_seq is not None:
+        spec.update({
+            "masked_lm_positions": tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64),
+            "masked_lm_ids": tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64),
+            "masked_lm_weights": tf.io.FixedLenFeature([max_predictions_per_seq], tf.float32),
+        })
     if use_next_sentence_label:
         spec["next_sentence_labels"] = tf.io.FixedLenFeature([1], tf.int64)
     return spec
@@ -105,8 +116,9 @@ def list_record_files(file_patterns: str | Sequence[str]) -> list[str]:
     return sorted(set(files))
 
 
-def record_lengths(path: str) -> tuple[int, int]:
-    """`(seq_length, max_predictions)` of the first record of `path`.
+def record_lengths(path: str) -> tuple[int, int | None]:
+    """`(seq_length, max_predictions)` of the first record of `path`; `max_predictions` is
+    None for an unmasked record (dynamic masking).
 
     Raises:
         InputError: unreadable, empty, or not a BERT pretraining record.
@@ -117,23 +129,40 @@ def record_lengths(path: str) -> tuple[int, int]:
         raise InputError(f"Cannot read {path}: {e.message}") from None
     if first is None:
         raise InputError(f"{path} holds no records.")
-    features = tf.train.Example.FromString(first.numpy()).features.feature
-    missing = [n for n in RECORD_TO_MODEL_NAMES if n not in features]
+    try:
+        features = tf.train.Example.FromString(first.numpy()).features.feature
+    except Exception:  # protobuf's DecodeError: not a tf.train.Example.
+        raise InputError(f"{path} does not hold tf.train.Example records.") from None
+    missing = [n for n in pretraining_records.UNMASKED_FEATURES if n not in features]
+    masks = [n for n in pretraining_records.MASK_FEATURES if n in features]
+    if masks and len(masks) < len(pretraining_records.MASK_FEATURES):
+        missing += [n for n in pretraining_records.MASK_FEATURES if n not in masks]
     if missing:
         raise InputError(f"{path} lacks pretraining features {missing}.")
-    return (len(features["input_ids"].int64_list.value),
-            len(features["masked_lm_positions"].int64_list.value))
+    seq_length = len(features["input_ids"].int64_list.value)
+    return seq_length, len(features["masked_lm_positions"].int64_list.value) if masks else None
 
 
-def check_record_shapes(files: Sequence[str], seq_length: int, max_predictions: int) -> None:
-    """Raise `InputError` if the first record's features or lengths disagree with the
-    settings, so the mismatch is reported before anything is built (not as a parse error
-    mid-graph)."""
-    seq, predictions = record_lengths(files[0])
-    if seq != seq_length or predictions != max_predictions:
-        raise InputError(f"{files[0]} has seq_length {seq} and max_predictions {predictions}, "
-                         f"but seq_length={seq_length} and max_predictions={max_predictions} "
-                         "were asked for.")
+def check_record_shapes(files: Sequence[str], seq_length: int, max_predictions: int) -> bool:
+    """Checks the first record of every file against the settings, so that a mismatch is
+    reported before anything is built (not as a parse error mid-graph); returns True for
+    masked records, False for unmasked ones (dynamic masking).
+
+    Raises:
+        InputError: a file of other lengths, or files of both kinds.
+    """
+    kinds = {}
+    for path in files:
+        seq, predictions = record_lengths(path)
+        if seq != seq_length or predictions not in (None, max_predictions):
+            raise InputError(f"{path} has seq_length {seq} and max_predictions {predictions}, "
+                             f"but seq_length={seq_length} and max_predictions="
+                             f"{max_predictions} were asked for.")
+        kinds.setdefault(predictions is not None, path)
+    if len(kinds) > 1:
+        raise InputError(f"{kinds[True]} holds masked records and {kinds[False]} unmasked "
+                         "ones (dynamic masking); train on one kind at a time.")
+    return next(iter(kinds))
 
 
 def pipeline_files(files: Sequence[str],
@@ -222,7 +251,8 @@ def pretraining_dataset(file_patterns: str | Sequence[str], seq_length: int,
     Args:
         file_patterns: glob pattern(s) of TFRecord files, on any TF filesystem.
         seq_length: sequence length the records were written with.
-        max_predictions_per_seq: likewise.
+        max_predictions_per_seq: likewise (masked records); the cap of masks drawn for
+            unmasked ones.
         global_batch_size: batch size over all replicas.
         input_context: from `strategy.distribute_datasets_from_function`; None for one
             pipeline.
@@ -244,7 +274,8 @@ def pretraining_dataset(file_patterns: str | Sequence[str], seq_length: int,
         per-replica batch size.
 
     Raises:
-        InputError: no files, or fewer files than input pipelines.
+        InputError: no files, fewer files than input pipelines, or unmasked records without
+            the vocab written beside them.
     """
     files = pipeline_files(list_record_files(file_patterns), input_context)
     batch_size = global_batch_size
@@ -267,10 +298,23 @@ def pretraining_dataset(file_patterns: str | Sequence[str], seq_length: int,
         return records.map(lambda record, index: (record, tf.stack(
             [tf.constant(pipeline, tf.int64), window, index])))
 
-    spec = record_feature_spec(seq_length, max_predictions_per_seq, use_next_sentence_label)
+    masked = record_lengths(files[0])[1] is not None
+    masking = None
+    if not masked:
+        from mobilebert_tf.data.dynamic_masking import mask_batch, masking_for_records
+        masking = masking_for_records(files, max_predictions_per_seq)
+    logging.info("Pipeline %d reads %d files of %s records.", pipeline, len(files),
+                 "masked" if masked else "unmasked (dynamic masking)")
+    spec = record_feature_spec(seq_length, max_predictions_per_seq if masked else None,
+                               use_next_sentence_label)
 
     def parse(records, positions):
         batch = to_model_inputs(tf.io.parse_example(records, spec))
+        if masking is not None:
+            last = positions[-1]
+            batch_seed = tf.random.experimental.stateless_fold_in(
+                tf.random.experimental.stateless_fold_in(pipeline_seed, last[1]), last[2])
+            batch = mask_batch(batch, batch_seed, masking)
         if with_position:
             batch[POSITION_KEY] = tf.cast(positions[-1], tf.int32)
         return batch

@@ -25,8 +25,9 @@ def examples_from_records(file_pattern: str, count: int, batch_size: int,
     zero-padded to `seq_length`."""
     files = pretraining_dataset.list_record_files(file_pattern)
     record_seq, predictions = pretraining_dataset.record_lengths(files[0])
-    dataset = pretraining_dataset.pretraining_dataset(files, record_seq, predictions, batch_size,
-                                                      shuffle=False, repeat=False)
+    # Unmasked records (dynamic masking) get masks drawn as in training: any cap will do.
+    dataset = pretraining_dataset.pretraining_dataset(
+        files, record_seq, predictions or 20, batch_size, shuffle=False, repeat=False)
 
     def fit(values):
         values = values[:, :seq_length]
