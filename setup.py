@@ -30,6 +30,7 @@ CONSOLE_SCRIPTS = [
     "mobilebert-export-tflite = mobilebert_tf.cli.export_tflite:run_cli",
     "mobilebert-benchmark-tflite = mobilebert_tf.cli.benchmark_tflite:run_cli",
     "mobilebert-convert-checkpoint = mobilebert_tf.cli.convert_checkpoint:run_cli",
+    "mobilebert-create-pretraining-data = mobilebert_tf.cli.create_pretraining_data:run_cli",
     "mobilebert-demo = mobilebert_tf.cli.demo:run_cli",
 ]
 

@@ -18,6 +18,7 @@ COMMANDS = {"mobilebert-train": ("Train a MobileBERT", "--mode"),
             "mobilebert-export-tflite": ("Export a MobileBERT", "--calibration_task"),
             "mobilebert-benchmark-tflite": ("Latency of", "--reference"),
             "mobilebert-convert-checkpoint": ("Import a published", "--source_format"),
+            "mobilebert-create-pretraining-data": ("Create MLM + NSP", "--dynamic_masking"),
             "mobilebert-demo": ("The main job", "--work_dir")}
 
 
@@ -58,6 +59,8 @@ def test_wheel_holds_only_mobilebert_tf_and_declares_the_commands(wheel):
         "mobilebert-export-tflite": "mobilebert_tf.cli.export_tflite:run_cli",
         "mobilebert-benchmark-tflite": "mobilebert_tf.cli.benchmark_tflite:run_cli",
         "mobilebert-convert-checkpoint": "mobilebert_tf.cli.convert_checkpoint:run_cli",
+        "mobilebert-create-pretraining-data":
+            "mobilebert_tf.cli.create_pretraining_data:run_cli",
         "mobilebert-demo": "mobilebert_tf.cli.demo:run_cli"}
 
 

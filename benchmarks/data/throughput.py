@@ -1,4 +1,5 @@
-r"""Data-layer throughput: tokenizer and pretraining example creation, on the real demo corpus.
+r"""Data-layer throughput: the tokenizer and the pretraining input pipeline, on the real demo
+corpus (record creation against tf-models-official: `records_side_by_side.py`).
 
     TF_CPP_MIN_LOG_LEVEL=2 python benchmarks/data/throughput.py --max_plays=38 --dupe_factor=2
 
@@ -18,7 +19,7 @@ from absl import app, flags
 
 from mobilebert_tf.data import corpus, documents
 from mobilebert_tf.data.create_pretraining_data import (PretrainingDataConfig,
-                                                        create_pretraining_records, load_corpus)
+                                                        create_pretraining_records)
 from mobilebert_tf.data.pretraining_dataset import pretraining_dataset
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.data.vocab import Vocab, default_vocab_file
@@ -26,9 +27,8 @@ from mobilebert_tf.data.vocab import Vocab, default_vocab_file
 FLAGS = flags.FLAGS
 LOAD = ""
 flags.DEFINE_integer("max_plays", 38, "Plays of the corpus to use.")
-flags.DEFINE_integer("dupe_factor", 2, "Maskings for example creation.")
+flags.DEFINE_integer("dupe_factor", 2, "Maskings of the records the input pipeline reads.")
 flags.DEFINE_integer("seq_length", 128, "Sequence length.")
-flags.DEFINE_integer("max_workers", 2, "Largest worker count to time.")
 flags.DEFINE_integer("reference_sentences", 5000, "Sentences for the pure-Python reference.")
 
 
@@ -75,20 +75,12 @@ def main(argv):
     rows.append(("reference FullTokenizer (tf-models-official, Python)", "1",
                  f"{len(subset) / seconds:,.0f} sentences/s", ""))
 
-    # Example creation, end to end (read, tokenize, NSP pairs, masking, write).
-    config = PretrainingDataConfig(seq_length=FLAGS.seq_length, dupe_factor=FLAGS.dupe_factor)
-    _, load_seconds = _timed(lambda: load_corpus([corpus_file], vocab))
-    rows.append(("read + tokenize corpus (main process)", "1",
-                 f"{stats['words'] / load_seconds:,.0f} words/s", f"{load_seconds:.1f} s"))
-    for workers in sorted({1, FLAGS.max_workers}):
-        out = tf.io.gfile.join(work, f"records_{workers}")
-        result, seconds = _timed(lambda: create_pretraining_records(
-            corpus_file, out, vocab.path, config, num_workers=workers, progress=False))
-        n = result["num_examples"]
-        rows.append((f"create pretraining records, {n:,} examples (incl. read+tokenize)",
-                     str(workers), f"{n / seconds:,.0f} examples/s",
-                     f"{n / seconds / workers:,.0f} examples/s/core"))
-
+    # Records for the input pipeline (their creation is timed in records_side_by_side.py).
+    config = PretrainingDataConfig(seq_length=FLAGS.seq_length, dupe_factor=FLAGS.dupe_factor,
+                                   num_shards=8)
+    result = create_pretraining_records(corpus_file, tf.io.gfile.join(work, "records"),
+                                        vocab.path, config,
+                                        beam_args=["--direct_running_mode=in_memory"])
     files = result["files"]
     ds = pretraining_dataset(files, FLAGS.seq_length, config.max_predictions_per_seq, 256,
                              seed=0, repeat=False)

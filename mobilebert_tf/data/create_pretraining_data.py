@@ -1,31 +1,20 @@
 r"""Creates MLM + NSP pretraining TFRecords from text (one sentence per line, blank line between
-documents), with the standard BERT feature names, on Apache Beam.
+documents), with the standard BERT feature names, on Apache Beam: `create_pretraining_records`,
+the library side of the `mobilebert-create-pretraining-data` command
+(`mobilebert_tf/cli/create_pretraining_data.py`).
 
-Locally (Beam's FnApiRunner, `--num_workers` worker processes):
-
-    python -m mobilebert_tf.data.create_pretraining_data \
-        --input_file='corpus/*.txt' --output_dir=/tmp/records \
-        --seq_length=128 --max_predictions_per_seq=20 --dupe_factor=10 --num_workers=2
-
-On a cluster, Beam's own pipeline options after `--` (Dataflow needs
-`pip install 'mobilebert_tf[gcp]'`; Flink and Spark work the same way):
-
-    python -m mobilebert_tf.data.create_pretraining_data \
-        --input_file='gs://my-bucket/text/*.txt' --output_dir=gs://my-bucket/records \
-        --seq_length=512 --max_predictions_per_seq=20 --dynamic_masking -- \
-        --runner=DataflowRunner --project=my-project --region=us-central1 \
-        --temp_location=gs://my-bucket/tmp --setup_file=./setup.py
-
-`--vocab_file` defaults to the BERT uncased vocab. The records are byte-identical whatever
-the runner or the number of workers (`mobilebert_tf/data/pretraining_pipeline.py`). Shards
-are written as `*.incomplete` and renamed only when the whole pipeline has succeeded; a failed
-run leaves no `*.tfrecord` behind and removes nothing that was there. Beside the shards go
-`pretraining_data.json` (how they were made, how many examples) and `vocab.txt`.
+The records are byte-identical whatever the runner or the number of workers
+(`mobilebert_tf/data/pretraining_pipeline.py`). Shards are written as `*.incomplete` and
+renamed only when the whole pipeline has succeeded; a failed run leaves no `*.tfrecord` behind
+and removes nothing that was there. Beside the shards go `pretraining_data.json` (how they
+were made, how many examples) and `vocab.txt`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging as std_logging
 import math
 import os
 import re
@@ -33,7 +22,7 @@ import sys
 import time
 from typing import Sequence
 
-from absl import app, flags, logging
+from absl import logging
 
 from mobilebert_tf import fileio
 from mobilebert_tf.data import documents as documents_lib
@@ -138,6 +127,40 @@ def pipeline_options(beam_args: Sequence[str] = (), num_workers: int = 1):
     return options
 
 
+def _import_beam():
+    """Imports Apache Beam without its warnings about the optional Google Cloud clients
+    (they are expected without the `gcp` extra), its INFO lines kept out of the log."""
+    root = std_logging.getLogger()
+    level = root.level
+    std_logging.getLogger("apache_beam").setLevel(std_logging.WARNING)
+    std_logging.getLogger("apache_beam.io.filesystems").setLevel(std_logging.ERROR)
+    root.setLevel(std_logging.ERROR)
+    try:
+        import apache_beam
+    finally:
+        root.setLevel(level)
+    return apache_beam
+
+
+@contextlib.contextmanager
+def _stderr_to(path: str | None):
+    """Points this process's stderr (file descriptor 2, which the local runner's worker
+    processes inherit) at the local file `path` for the duration; None: leaves it."""
+    if path is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _input_error_in(error: BaseException) -> InputError | None:
     """The `InputError` a worker raised, from the runner's error (which carries the worker's
     traceback as text), or None."""
@@ -152,7 +175,8 @@ def create_pretraining_records(input_files: str | Sequence[str], output_dir: str
                                config: PretrainingDataConfig = PretrainingDataConfig(),
                                num_workers: int = 1, output_prefix: str = "pretrain",
                                overwrite: bool = False,
-                               beam_args: Sequence[str] = ()) -> dict:
+                               beam_args: Sequence[str] = (),
+                               runner_log: str | None = None) -> dict:
     """Text files -> sharded pretraining TFRecords, on Apache Beam.
 
     Args:
@@ -166,6 +190,8 @@ def create_pretraining_records(input_files: str | Sequence[str], output_dir: str
         overwrite: replace the records already in `output_dir` (once the new ones are
             complete) instead of refusing.
         beam_args: Beam pipeline options, e.g. `["--runner=DataflowRunner", ...]`.
+        runner_log: a local file that takes this process's stderr, and its local workers',
+            while the pipeline runs (Beam logs dozens of lines per worker); None: stderr.
 
     Returns:
         dict with `files` (the shard paths), `num_examples`, `seconds`, `examples_per_second`.
@@ -174,7 +200,7 @@ def create_pretraining_records(input_files: str | Sequence[str], output_dir: str
         InputError: no input file, an output directory that holds records, a non-UTF-8 input,
             fewer than 2 documents; a failed run leaves no shard behind.
     """
-    import apache_beam as beam
+    beam = _import_beam()
     import tensorflow as tf
 
     from mobilebert_tf.data import pretraining_pipeline
@@ -202,20 +228,22 @@ def create_pretraining_records(input_files: str | Sequence[str], output_dir: str
     try:
         pipeline = beam.Pipeline(options=options)
         pretraining_pipeline.build(pipeline, files, vocab_file, config, num_buckets, paths)
-        result = pipeline.run()
-        result.wait_until_finish()
+        with _stderr_to(runner_log):
+            result = pipeline.run()
+            result.wait_until_finish()
         missing = [p for p in paths
                    if not tf.io.gfile.exists(p + pretraining_records.INCOMPLETE_SUFFIX)]
         if missing:
             raise RuntimeError(f"The pipeline finished without writing {missing}.")
     except BaseException as e:
         for path in paths:
-            if tf.io.gfile.exists(path + pretraining_records.INCOMPLETE_SUFFIX):
-                tf.io.gfile.remove(path + pretraining_records.INCOMPLETE_SUFFIX)
-        logging.error("Record creation failed; no shard was kept.")
+            partial = path + pretraining_records.INCOMPLETE_SUFFIX
+            if tf.io.gfile.exists(partial) and not tf.io.gfile.isdir(partial):
+                tf.io.gfile.remove(partial)
         input_error = _input_error_in(e)
         if input_error is not None:
             raise input_error from None
+        logging.error("Record creation failed; no shard was kept.")
         raise
     seconds = time.perf_counter() - start
     counters = {c.key.metric.name: c.committed for c in result.metrics().query(
@@ -239,61 +267,3 @@ def create_pretraining_records(input_files: str | Sequence[str], output_dir: str
                  output_dir, seconds)
     return {"files": paths, "num_examples": total, "seconds": seconds,
             "examples_per_second": (total or 0) / seconds}
-
-
-FLAGS = flags.FLAGS
-
-
-def define_flags():
-    defaults = PretrainingDataConfig()
-    flags.DEFINE_string("input_file", None, "Glob pattern(s), comma-separated, of text files.")
-    flags.DEFINE_string("output_dir", None, "Where the TFRecord shards go.")
-    flags.DEFINE_string("vocab_file", None, "BERT vocab.txt; default BERT uncased.")
-    flags.DEFINE_string("output_prefix", "pretrain", "Shard file name prefix.")
-    flags.DEFINE_integer("seq_length", defaults.seq_length, "Packed sequence length.")
-    flags.DEFINE_integer("max_predictions_per_seq", defaults.max_predictions_per_seq,
-                         "Masked-LM targets per sequence.")
-    flags.DEFINE_float("masked_lm_prob", defaults.masked_lm_prob, "Masked-LM probability.")
-    flags.DEFINE_float("short_seq_prob", defaults.short_seq_prob,
-                       "Probability of a shorter sequence.")
-    flags.DEFINE_integer("dupe_factor", None, "Maskings of the corpus [10; 1 with "
-                         "--dynamic_masking].")
-    flags.DEFINE_bool("whole_word_masking", defaults.whole_word_masking, "Whole-word masking.")
-    flags.DEFINE_bool("dynamic_masking", defaults.dynamic_masking, "Write unmasked pairs "
-                      "once; the input pipeline draws new masks at every read.")
-    flags.DEFINE_integer("random_seed", defaults.random_seed, "Random seed.")
-    flags.DEFINE_float("bucket_mb", defaults.bucket_mb, "Megabytes of text per bucket of "
-                       "documents (random next sentences come from the same bucket).")
-    flags.DEFINE_integer("num_shards", None, "Output files [one per ~128 MB of records].")
-    flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes of the local "
-                         "runner (without a --runner after --).")
-    flags.DEFINE_bool("overwrite", False, "Replace existing shards.")
-    flags.mark_flags_as_required(["input_file", "output_dir"])
-
-
-def main(argv):
-    # After `--`: Beam's pipeline options. Anything else left over is a mistake (often an
-    # unquoted glob that the shell expanded).
-    beam_args = argv[1:]
-    if beam_args and "--" not in sys.argv:
-        raise app.UsageError(f"Unexpected arguments {beam_args}: quote glob patterns "
-                             "(--input_file='corpus/*.txt'); Beam options go after --.")
-    dupe = FLAGS.dupe_factor or (1 if FLAGS.dynamic_masking else 10)
-    try:
-        config = PretrainingDataConfig(
-            seq_length=FLAGS.seq_length, max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-            masked_lm_prob=FLAGS.masked_lm_prob, short_seq_prob=FLAGS.short_seq_prob,
-            dupe_factor=dupe, whole_word_masking=FLAGS.whole_word_masking,
-            dynamic_masking=FLAGS.dynamic_masking, random_seed=FLAGS.random_seed,
-            bucket_mb=FLAGS.bucket_mb, num_shards=FLAGS.num_shards)
-        create_pretraining_records(FLAGS.input_file, FLAGS.output_dir, FLAGS.vocab_file, config,
-                                   num_workers=FLAGS.num_workers,
-                                   output_prefix=FLAGS.output_prefix, overwrite=FLAGS.overwrite,
-                                   beam_args=beam_args)
-    except InputError as e:
-        raise app.UsageError(str(e)) from None
-
-
-if __name__ == "__main__":
-    define_flags()
-    app.run(main)

@@ -175,7 +175,7 @@ def pipeline_files(files: Sequence[str],
     pipelines = input_context.num_input_pipelines if input_context else 1
     if len(files) < pipelines:
         raise InputError(f"{len(files)} record files cannot be split over {pipelines} input "
-                          "pipelines; write more shards (--shards_per_dupe).")
+                          "pipelines; write more shards (--num_shards).")
     return list(files)[input_context.input_pipeline_id::pipelines] if input_context else list(
         files)
 

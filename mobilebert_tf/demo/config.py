@@ -26,6 +26,8 @@ class DemoConfig:
     seq_length: int = setting("records", 64)
     max_predictions: int = setting("records", 10)
     dupe_factor: int = setting("records", 2)
+    # Worker processes of Beam's local runner; 1 runs the pipeline in this process.
+    record_workers: int = setting("records", 2)
     teacher_preset: str = setting("teacher", "ib_bert_mini")
     num_layers: int = setting("teacher", 4)
     batch_size: int = setting("teacher", 32)
@@ -67,7 +69,8 @@ class DemoConfig:
 
 
 SMOKE_CONFIG = DemoConfig(max_plays=2, max_review_movies=40, heldout_every=5, vocab_size=800,
-                          seq_length=32, max_predictions=5, dupe_factor=1, num_layers=2,
+                          seq_length=32, max_predictions=5, dupe_factor=1, record_workers=1,
+                          num_layers=2,
                           batch_size=8, teacher_steps=6, teacher_warmup_steps=2,
                           transfer_steps=2, pd_steps=4, finetune_steps=4, word_order_steps=4,
                           finetune_eval_every=2, num_calibration=4, num_fidelity=2,

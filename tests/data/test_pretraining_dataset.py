@@ -15,9 +15,10 @@ SEQ, PRED = 32, 5
 @pytest.fixture(scope="module")
 def files(corpus_file, tmp_path_factory):
     config = PretrainingDataConfig(seq_length=SEQ, max_predictions_per_seq=PRED, dupe_factor=2,
-                                   shards_per_dupe=2)
+                                   num_shards=4)
     return create_pretraining_records(corpus_file, str(tmp_path_factory.mktemp("r")),
-                                      config=config, progress=False)["files"]
+                                      config=config,
+                                      beam_args=["--direct_running_mode=in_memory"])["files"]
 
 
 def _take(ds, n):

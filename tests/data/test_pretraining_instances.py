@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mobilebert_tf.data import documents as documents_lib
-from mobilebert_tf.data.create_pretraining_data import (PretrainingDataConfig,
-                                                        create_shard_instances)
+from mobilebert_tf.data.create_pretraining_data import PretrainingDataConfig
+from mobilebert_tf.data.documents import Document
 from mobilebert_tf.data.masking import MaskingConfig, create_masked_lm_predictions
 from mobilebert_tf.data.pretraining_instances import create_instances_from_document
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
@@ -14,17 +14,25 @@ from mobilebert_tf.data.tokenizer import BertInputTokenizer
 @pytest.fixture(scope="module")
 def tokenized_corpus(corpus_file, vocab):
     docs = documents_lib.read_documents([corpus_file])
-    return documents_lib.tokenize_documents(docs, BertInputTokenizer(vocab))
+    return [d for d in documents_lib.tokenize_documents(docs, BertInputTokenizer(vocab))
+            if d is not None]
 
 
 def _instances(tokenized_corpus, vocab, n, **kwargs):
+    """The first `n` instances of dupe passes over the corpus, seeded per (pass, document)
+    as the Beam pipeline seeds them."""
     config = PretrainingDataConfig(seq_length=64, max_predictions_per_seq=10, dupe_factor=50,
                                    **kwargs)
+    masking = config.masking(vocab)
     out = []
-    for shard in range(config.num_shards):
-        out.extend(create_shard_instances(tokenized_corpus, vocab, config, shard))
-        if len(out) >= n:
-            return out[:n]
+    for dupe in range(config.dupe_factor):
+        for d in range(len(tokenized_corpus)):
+            out.extend(create_instances_from_document(
+                tokenized_corpus, d, config.seq_length, config.short_seq_prob, vocab.cls_id,
+                vocab.sep_id, masking, np.random.default_rng([config.random_seed, dupe, d, 0]),
+                np.random.default_rng([config.random_seed, dupe, d, 1])))
+            if len(out) >= n:
+                return out[:n]
     raise AssertionError("corpus too small")
 
 
@@ -105,20 +113,28 @@ def test_same_seed_same_instances_other_seed_differs(tokenized_corpus, vocab):
 
 def test_one_sentence_documents_still_give_both_nsp_labels(vocab):
     rng = np.random.default_rng(0)
-    docs = [[rng.integers(1000, 2000, size=30).astype(np.int32)] for _ in range(20)]
+    docs = [Document.from_sentences([rng.integers(1000, 2000, size=30).astype(np.int32)])
+            for _ in range(20)]
     masking = MaskingConfig.from_vocab(vocab)
     insts = [inst for d in range(20) for _ in range(10)
              for inst in create_instances_from_document(docs, d, 64, 0.0, vocab.cls_id,
-                                                        vocab.sep_id, masking, rng)]
+                                                        vocab.sep_id, masking, rng, rng)]
     labels = [inst.is_random_next for inst in insts]
     assert 0.35 < np.mean(labels) < 0.65
 
 
-def test_a_single_document_is_rejected(vocab):
-    masking = MaskingConfig.from_vocab(vocab)
-    with pytest.raises(ValueError, match="at least 2 documents"):
-        create_instances_from_document([[np.arange(1000, 1010)]], 0, 64, 0.1, vocab.cls_id,
-                                       vocab.sep_id, masking, np.random.default_rng(0))
+def test_a_bucket_of_one_document_gives_actual_next_pairs_only(vocab):
+    """With no other document to draw from, every pair is the document's own next sentence
+    (a one-token document gives none)."""
+    doc = Document.from_sentences([np.arange(1000, 1010, dtype=np.int32),
+                                   np.arange(2000, 2010, dtype=np.int32)])
+    rng = np.random.default_rng(0)
+    insts = create_instances_from_document([doc], 0, 64, 0.1, vocab.cls_id, vocab.sep_id,
+                                           MaskingConfig.from_vocab(vocab), rng, rng)
+    assert insts and not any(inst.is_random_next for inst in insts)
+    single = Document.from_sentences([np.array([1000], np.int32)])
+    assert create_instances_from_document([single], 0, 64, 0.1, vocab.cls_id, vocab.sep_id,
+                                          None, rng, rng) == []
 
 
 def test_bad_masking_and_config_values(vocab):
