@@ -225,9 +225,13 @@ def create_pretraining_records(input_files: str | Sequence[str], output_dir: str
 
     start = time.perf_counter()
     options = pipeline_options(beam_args, num_workers)
+    # Each bucket's records, one part file per shard they go to; removed however the run ends.
+    parts_dir = os.path.join(output_dir, f".{output_prefix}-parts")
+    tf.io.gfile.makedirs(parts_dir)
     try:
         pipeline = beam.Pipeline(options=options)
-        pretraining_pipeline.build(pipeline, files, vocab_file, config, num_buckets, paths)
+        pretraining_pipeline.build(pipeline, files, vocab_file, config, num_buckets, paths,
+                                   parts_dir)
         with _stderr_to(runner_log):
             result = pipeline.run()
             result.wait_until_finish()
@@ -245,6 +249,8 @@ def create_pretraining_records(input_files: str | Sequence[str], output_dir: str
             raise input_error from None
         logging.error("Record creation failed; no shard was kept.")
         raise
+    finally:
+        tf.io.gfile.rmtree(parts_dir)
     seconds = time.perf_counter() - start
     counters = {c.key.metric.name: c.committed for c in result.metrics().query(
         beam.metrics.MetricsFilter().with_namespace(

@@ -3,31 +3,32 @@
     files -> ReadDocuments (stream each file, tokenize in batches) -> (doc key, document)
           -> hash bucket of documents -> GroupByKey
           -> CountInstances (plans only) -> offset of every bucket (side input)
-          -> MakeInstances -> (shard, chunk of (sort key, serialized example))
-          -> GroupByKey -> WriteShard (sorted by key)
+          -> MakeInstances: the bucket's records into part files, one per shard they fall in
+          -> (shard, part file) -> GroupByKey -> WriteShard (parts read, shuffled, written)
           -> `<prefix>-SSSSS-of-NNNNN.tfrecord.incomplete`
 
 Nothing holds the corpus: a worker holds one file's pending batch of sentences, one bucket of
-documents, or one output shard. The random next sentence of NSP comes from the document's
-bucket (`PretrainingDataConfig.bucket_mb` of text), as it comes from the one input file of
-each run of the reference scripts, which is how large corpora are fed to them (one run per
-pre-split file).
+documents, or one output shard; records never go through a shuffle (only part-file names do),
+so a runner that keeps shuffles in memory (the local FnApiRunner) holds the tokenized
+documents, 4 bytes per word piece, and no records. The random next sentence of NSP comes from
+the document's bucket (`PretrainingDataConfig.bucket_mb` of text), as it comes from the one
+input file of each run of the reference scripts, which is how large corpora are fed to them
+(one run per pre-split file).
 
 Determinism: a document's key is (file index, document index in the file); its bucket, and
 every random draw of its instances, are functions of that key, the dupe pass and the seed.
-Instance `g` in the global order (bucket, dupe, document key, instance) goes to shard
-`g % num_shards`, so shard sizes differ by at most one (a deviation from hashing instances to
-shards, which would not balance them); within a shard, records are sorted by a hash of their
-key. The bytes are the same on any runner, at any number of workers, with any retries.
-
-Records travel to their shard in chunks of `CHUNK_RECORDS`, each three byte strings: a runner
-that holds a shuffle in memory (the local FnApiRunner) then holds about the records' bytes,
-not a Python object per record (which took ~5x as much).
+Instances are numbered in one global order (bucket, dupe, document key, instance); shard `s`
+of `S` takes the contiguous range `[s * N // S, (s + 1) * N // S)`, so shard sizes differ by
+at most one (a deviation from hashing instances to shards, which would not balance them), and
+its records are shuffled by a permutation seeded with (seed, s). The bytes are the same on any
+runner, at any number of workers, with any retries.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import uuid
 from typing import Iterable, Iterator
 
 import apache_beam as beam
@@ -40,8 +41,6 @@ from mobilebert_tf.data.pretraining_instances import build_instance, plan_pairs
 from mobilebert_tf.errors import InputError
 
 METRICS_NAMESPACE = "mobilebert_tf.pretraining_data"
-# Records per element on their way to a shard.
-CHUNK_RECORDS = 1024
 
 
 def stable_hash(*values: int) -> int:
@@ -101,20 +100,6 @@ class ReadDocuments(beam.DoFn):
                 yield key, encode_document(doc)
 
 
-def encode_chunk(keys: list[int], records: list[bytes]) -> tuple[bytes, bytes, bytes]:
-    """Records and their sort keys as (int64 keys, int32 lengths, the records joined)."""
-    lengths = np.fromiter(map(len, records), np.int32, len(records))
-    return np.array(keys, np.int64).tobytes(), lengths.tobytes(), b"".join(records)
-
-
-def decode_chunk(chunk: tuple[bytes, bytes, bytes]) -> list[tuple[int, bytes]]:
-    keys, lengths, blob = chunk
-    ends = np.cumsum(np.frombuffer(lengths, np.int32)).tolist()
-    starts = [0] + ends[:-1]
-    return [(k, blob[a:b]) for k, a, b in zip(np.frombuffer(keys, np.int64).tolist(), starts,
-                                              ends)]
-
-
 def bucket_of(key: int, num_buckets: int, seed: int) -> int:
     return stable_hash(seed, key) % num_buckets
 
@@ -166,53 +151,90 @@ class CountInstances(_BucketFn):
         yield bucket, sum(len(pairs) for _, _, pairs in self.plans(keys, docs))
 
 
-def bucket_offsets(counts: list[tuple[int, int]]) -> dict[int, int]:
-    """Each bucket's first global instance index: buckets in ascending order."""
+def bucket_offsets(counts: list[tuple[int, int]]) -> dict:
+    """Each bucket's first global instance index (buckets in ascending order), and under
+    "total" the number of instances."""
     offsets, total = {}, 0
     for bucket, count in sorted(counts):
         offsets[bucket] = total
         total += count
+    offsets["total"] = total
     return offsets
 
 
-class MakeInstances(_BucketFn):
-    """`(bucket, documents)` -> `(shard, chunk)`: every instance of the bucket, serialized,
-    in chunks of up to `CHUNK_RECORDS` per shard (`encode_chunk`)."""
+def shard_ranges(total: int, num_shards: int) -> list[int]:
+    """Shard boundaries: shard s holds global instances `[bounds[s], bounds[s + 1])`."""
+    return [s * total // num_shards for s in range(num_shards + 1)]
 
-    def __init__(self, config, vocab_file: str, num_shards: int):
+
+def part_path(temp_dir: str, shard: int, bucket: int) -> str:
+    return f"{temp_dir}/part-{shard:05d}-{bucket:05d}.tfrecord"
+
+
+def _write_atomically(path: str, records: Iterable[bytes]) -> None:
+    """Writes `records` under a temporary name, then renames: a retried or duplicated
+    worker replaces the file with the same bytes, never leaves half of one."""
+    import tensorflow as tf
+
+    temp = f"{path}.{uuid.uuid4().hex}"
+    try:
+        with tf.io.TFRecordWriter(temp) as writer:
+            for record in records:
+                writer.write(record)
+        tf.io.gfile.rename(temp, path, overwrite=True)
+    except BaseException:
+        if tf.io.gfile.exists(temp):
+            tf.io.gfile.remove(temp)
+        raise
+
+
+class MakeInstances(_BucketFn):
+    """`(bucket, documents)` -> `(shard, part file)`: every instance of the bucket, serialized
+    in the global order into one part file per shard its range overlaps."""
+
+    def __init__(self, config, vocab_file: str, num_shards: int, temp_dir: str):
         super().__init__(config, vocab_file)
         self._num_shards = num_shards
+        self._temp_dir = temp_dir
 
-    def process(self, element, offsets: dict[int, int]):
+    def process(self, element, offsets: dict):
         bucket, values = element
         keys, docs = self.documents(values)
         config = self._config
         serialize = pretraining_records.ExampleSerializer(
             config.seq_length, None if config.dynamic_masking else config.max_predictions_per_seq)
-        pending = {}  # shard -> (sort keys, records)
+        bounds = shard_ranges(offsets["total"], self._num_shards)
         index = offsets[bucket]
+        shard = min(bisect.bisect_right(bounds, index) - 1, self._num_shards - 1)
+        records = []
         for dupe, key, pairs in self.plans(keys, docs):
             rng = np.random.default_rng([config.random_seed, dupe, key, 1])
-            for j, pair in enumerate(pairs):
-                instance = build_instance(docs, pair, config.seq_length, self._cls_id,
-                                          self._sep_id, self._masking, rng)
-                shard = index % self._num_shards
-                sort_keys, records = pending.setdefault(shard, ([], []))
-                sort_keys.append(stable_hash(config.random_seed, key, dupe, j))
-                records.append(serialize(instance))
-                if len(records) == CHUNK_RECORDS:
-                    yield shard, encode_chunk(*pending.pop(shard))
+            for pair in pairs:
+                while index >= bounds[shard + 1]:
+                    yield from self._flush(shard, bucket, records)
+                    shard += 1
+                records.append(serialize(build_instance(
+                    docs, pair, config.seq_length, self._cls_id, self._sep_id, self._masking,
+                    rng)))
                 index += 1
-        for shard, chunk in sorted(pending.items()):
-            yield shard, encode_chunk(*chunk)
+        yield from self._flush(shard, bucket, records)
+
+    def _flush(self, shard: int, bucket: int, records: list[bytes]):
+        if records:
+            path = part_path(self._temp_dir, shard, bucket)
+            _write_atomically(path, records)
+            records.clear()
+            yield shard, path
 
 
 class WriteShard(beam.DoFn):
-    """`(shard, records)` -> the shard's file, records sorted by key, written under its
-    `.incomplete` name (the caller renames every shard once all are written)."""
+    """`(shard, part files)` -> the shard's file: its parts read in order, the records
+    shuffled by a permutation seeded with (seed, shard), written under the `.incomplete` name
+    (the caller renames every shard once all are written)."""
 
-    def __init__(self, paths: list[str]):
+    def __init__(self, paths: list[str], seed: int):
         self._paths = paths
+        self._seed = seed
 
     def setup(self):
         self._examples = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "examples")
@@ -221,20 +243,20 @@ class WriteShard(beam.DoFn):
         import tensorflow as tf
 
         del num_documents  # A side input only so that no shard is written before the check.
-        shard, chunks = element
-        records = sorted(r for chunk in chunks if chunk is not None for r in decode_chunk(chunk))
-        path = self._paths[shard] + pretraining_records.INCOMPLETE_SUFFIX
-        with tf.io.TFRecordWriter(path) as writer:
-            for _, record in records:
-                writer.write(record)
+        shard, parts = element
+        records = [r.numpy() for part in sorted(p for p in parts if p is not None)
+                   for r in tf.data.TFRecordDataset(part)]
+        order = np.random.default_rng([self._seed, shard]).permutation(len(records))
+        _write_atomically(self._paths[shard] + pretraining_records.INCOMPLETE_SUFFIX,
+                          (records[i] for i in order))
         self._examples.inc(len(records))
         yield shard, len(records)
 
 
 def build(pipeline: beam.Pipeline, files: list[str], vocab_file: str, config,
-          num_buckets: int, paths: list[str]) -> None:
+          num_buckets: int, paths: list[str], temp_dir: str) -> None:
     """Adds the record pipeline to `pipeline`: `files` -> `paths` (their `.incomplete`
-    names), `len(paths)` shards."""
+    names), `len(paths)` shards; part files go to `temp_dir` (the caller removes it)."""
     num_shards = len(paths)
     docs = (pipeline
             | "Files" >> beam.Create(list(enumerate(files)))
@@ -250,11 +272,13 @@ def build(pipeline: beam.Pipeline, files: list[str], vocab_file: str, config,
                | "Count" >> beam.ParDo(CountInstances(config, vocab_file))
                | "Counts" >> beam.combiners.ToList()
                | "Offsets" >> beam.Map(bucket_offsets))
-    instances = buckets | "Instances" >> beam.ParDo(
-        MakeInstances(config, vocab_file, num_shards), beam.pvalue.AsSingleton(offsets))
+    parts = buckets | "Instances" >> beam.ParDo(
+        MakeInstances(config, vocab_file, num_shards, temp_dir),
+        beam.pvalue.AsSingleton(offsets))
     # Every shard is written, even one no instance went to.
     every_shard = pipeline | "Shards" >> beam.Create([(s, None) for s in range(num_shards)])
-    _ = ((instances, every_shard)
+    _ = ((parts, every_shard)
          | "Flatten" >> beam.Flatten()
          | "GroupShards" >> beam.GroupByKey()
-         | "Write" >> beam.ParDo(WriteShard(paths), beam.pvalue.AsSingleton(num_documents)))
+         | "Write" >> beam.ParDo(WriteShard(paths, config.random_seed),
+                                 beam.pvalue.AsSingleton(num_documents)))
