@@ -18,7 +18,6 @@ import logging as std_logging
 import math
 import os
 import re
-import sys
 import time
 from typing import Sequence
 
@@ -142,25 +141,6 @@ def _import_beam():
     return apache_beam
 
 
-@contextlib.contextmanager
-def _stderr_to(path: str | None):
-    """Points this process's stderr (file descriptor 2, which the local runner's worker
-    processes inherit) at the local file `path` for the duration; None: leaves it."""
-    if path is None:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "ab") as log:
-        os.dup2(log.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _input_error_in(error: BaseException) -> InputError | None:
     """The `InputError` a worker raised, from the runner's error (which carries the worker's
     traceback as text), or None."""
@@ -190,8 +170,9 @@ def create_pretraining_records(input_files: str | Sequence[str], output_dir: str
         overwrite: replace the records already in `output_dir` (once the new ones are
             complete) instead of refusing.
         beam_args: Beam pipeline options, e.g. `["--runner=DataflowRunner", ...]`.
-        runner_log: a local file that takes this process's stderr, and its local workers',
-            while the pipeline runs (Beam logs dozens of lines per worker); None: stderr.
+        runner_log: a file (may be a bucket URL) that takes this process's stderr, and its
+            local workers', while the pipeline runs (Beam logs dozens of lines per worker);
+            None: stderr.
 
     Returns:
         dict with `files` (the shard paths), `num_examples`, `seconds`, `examples_per_second`.
@@ -232,7 +213,7 @@ def create_pretraining_records(input_files: str | Sequence[str], output_dir: str
         pipeline = beam.Pipeline(options=options)
         pretraining_pipeline.build(pipeline, files, vocab_file, config, num_buckets, paths,
                                    parts_dir)
-        with _stderr_to(runner_log):
+        with (fileio.native_logs_to(runner_log) if runner_log else contextlib.nullcontext()):
             result = pipeline.run()
             result.wait_until_finish()
         missing = [p for p in paths

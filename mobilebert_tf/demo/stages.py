@@ -64,7 +64,7 @@ def build_records(out: str, config: DemoConfig, done: dict) -> dict:
         written = create_pretraining_records(
             done["corpus"]["files"][name], tf.io.gfile.join(out, name), done["vocab"]["file"],
             data, num_workers=config.record_workers, overwrite=True, beam_args=in_process,
-            runner_log=None if "://" in out else os.path.join(out, f"beam-{name}.log"))
+            runner_log=tf.io.gfile.join(out, f"beam-{name}.log"))
         result[name] = {"pattern": tf.io.gfile.join(out, name, "*.tfrecord"),
                         "examples": written["num_examples"]}
         print(f"{name}: {written['num_examples']:,} sequences of {config.seq_length} "
