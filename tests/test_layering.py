@@ -10,8 +10,9 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "mobilebert_tf"
 # Bottom to top: (top-level modules and packages of mobilebert_tf, why they sit there). A
 # module may import from its own tier and the tiers below.
 TIERS = [
-    (("config", "errors", "fileio", "signature", "weights"),
-     "base: settings, errors, file I/O, the TF-Hub input signature, weights by name"),
+    (("config", "errors", "fileio", "signature", "stored_config", "weights"),
+     "base: settings, errors, file I/O, the TF-Hub input signature, the config stored with "
+     "a checkpoint, weights by name"),
     (("data", "metrics"), "text to ids, records and scores: no model code"),
     (("layers",), "Keras building blocks of the encoder"),
     (("encoder",), "the one encoder network, built from layers"),

@@ -8,7 +8,8 @@ r"""Import a published MobileBERT checkpoint into this project's formats.
 
 Writes to `--output_dir`: `ckpt-1.*` (TF2 checkpoint of the model under `model`, and its
 encoder under `encoder`), `saved_model/` (the encoder, TF-Hub BERT signature),
-`config.json` and `import_report.json`; prints the report (every unused source variable and
+`model_config.json` (read by every consumer of the checkpoint), `run_config.json` and
+`import_report.json`; prints the report (every unused source variable and
 every missing target weight). The SavedModel is checked against the Keras model on random ids.
 A Hugging Face `--source` is a `.safetensors` or `.bin` file, a sharded checkpoint's
 `model.safetensors.index.json`, or a directory holding one of them.

@@ -1,7 +1,7 @@
 """Export a MobileBERT model to SavedModel and `.tflite` (float32, float16, dynamic-range int8,
 full int8), checking every file against the Keras model.
 
-    python -m export.export_tflite --checkpoint=runs/distill --preset=mobilebert_mini \
+    python -m export.export_tflite --checkpoint=runs/distill \
         --head=encoder --calibration_records='data/records/*.tfrecord' --output_dir=exported
     python -m export.export_tflite --model=classifier.keras --calibration_task=sentiment \
         --vocab_file=vocab.txt --output_dir=exported
@@ -19,6 +19,7 @@ runs on the next `--num_fidelity` ones (records) or on the task's dev split.
 
 from absl import app, flags
 
+from mobilebert_tf.config import parse_overrides
 from mobilebert_tf.data.tokenizer import NORMALIZATIONS, BertInputTokenizer
 from mobilebert_tf.data.vocab import check_vocab_size
 from mobilebert_tf.export import exporter, loading, metadata, tflite
@@ -27,7 +28,10 @@ from mobilebert_tf.models import MobileBertSpanLabeler
 
 flags.DEFINE_string("model", None, "A .keras model file (config included).")
 flags.DEFINE_string("checkpoint", None, "A training checkpoint (directory or prefix).")
-flags.DEFINE_string("preset", None, "The preset the checkpoint was trained with.")
+flags.DEFINE_string("preset", None, "The preset the checkpoint was trained with [the "
+                    "model_config.json beside it; needed only for checkpoints without one].")
+flags.DEFINE_list("overrides", None, "Config overrides of --preset (checkpoints without a "
+                  "model_config.json), e.g. num_layers=2,vocab_size=7653.")
 flags.DEFINE_enum("head", "encoder", loading.HEADS, "What to export from the checkpoint.")
 flags.DEFINE_integer("num_classes", 2, "Classifier labels (head=classifier).")
 flags.DEFINE_string("output_dir", None, "Where to write saved_model/ and *.tflite.")
@@ -76,13 +80,15 @@ def main(argv):
     if FLAGS.dynamic_length and not FLAGS.fold:
         raise app.UsageError("--dynamic_length needs the folded graph: drop --nofold.")
     try:
+        overrides = parse_overrides(FLAGS.overrides or [])
         loading.check_inputs(FLAGS.model, FLAGS.checkpoint, FLAGS.preset, FLAGS.vocab_file,
-                             FLAGS.data_dir, FLAGS.calibration_records, FLAGS.output_dir)
+                             FLAGS.data_dir, FLAGS.calibration_records, FLAGS.output_dir,
+                             overrides)
         labels = _labels()
     except (ValueError, OSError) as e:  # before any model is built
         raise app.UsageError(str(e)) from None
     model = loading.load_model(FLAGS.model, FLAGS.checkpoint, FLAGS.preset, FLAGS.head,
-                               FLAGS.num_classes)
+                               FLAGS.num_classes, overrides)
     seq_length = FLAGS.seq_length or (metadata.QA_SEQ_LENGTH if isinstance(
         model, MobileBertSpanLabeler) else 128)
     tokenizer = None

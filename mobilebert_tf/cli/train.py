@@ -13,12 +13,16 @@ run on CPU (tiny shapes; the paper's recipe is in the README):
   mobilebert-train --mode teacher --preset ib_bert_mini --overrides num_layers=2 \
       --train_files 'records/*.tfrecord' --seq_length 128 --max_predictions 20 \
       --batch_size 8 --steps 100 --model_dir /tmp/teacher
-  mobilebert-train --mode distill --teacher_preset ib_bert_mini \
+  mobilebert-train --mode distill \
       --preset mobilebert_mini --overrides num_layers=2 --teacher_checkpoint /tmp/teacher \
       --distill_strategy pkt --transfer_steps 50 --pd_steps 100 \
       --train_files 'records/*.tfrecord' --batch_size 8 --model_dir /tmp/student
-  mobilebert-train --mode finetune --task sentiment --preset mobilebert_mini \
-      --overrides num_layers=2 --init_checkpoint /tmp/student --model_dir /tmp/sentiment
+  mobilebert-train --mode finetune --task sentiment --init_checkpoint /tmp/student \
+      --model_dir /tmp/sentiment
+
+Every run writes model_config.json and run_config.json into --model_dir; the teacher's and
+the initial checkpoint's configs are read from there, and a restarted run is checked
+against its own (a --preset or --overrides that contradicts a stored config is an error).
 
 Cloud TPU: add `--strategy tpu --tpu <name or grpc://address> --mixed_precision
 mixed_bfloat16` and gs:// paths. GPU clusters: `--strategy multi_worker` on every worker,
@@ -49,7 +53,9 @@ flags.DEFINE_integer("num_cpu_devices", 1, "Split the CPU into this many logical
 flags.DEFINE_bool("deterministic", False, "Deterministic ops (reproducible on CPU).")
 # Every mode. None: the config's default (given in brackets; fine-tuning: the task's).
 flags.DEFINE_string("model_dir", None, "Checkpoints, summaries, outputs.", required=True)
-flags.DEFINE_string("preset", None, "Model preset, the student in distill mode [mobilebert].")
+flags.DEFINE_string("preset", None, "Model preset, the student in distill mode [the "
+                    "model_config.json of --model_dir, else of --init_checkpoint, else "
+                    "mobilebert].")
 flags.DEFINE_list("overrides", None, "Config overrides for every model, e.g. num_layers=2.")
 flags.DEFINE_integer("seq_length", None, "Sequence length [128; the task's].")
 flags.DEFINE_integer("batch_size", None, "Global batch size [8; the task's].")
@@ -81,7 +87,8 @@ flags.DEFINE_integer("files_per_window", None, "Record files read in parallel pe
                      "pipeline [8].")
 flags.DEFINE_bool("dropout", None, "Teacher mode: train with the config's dropout [true].")
 # Distill mode.
-flags.DEFINE_string("teacher_preset", None, "Teacher preset [ib_bert_large].")
+flags.DEFINE_string("teacher_preset", None, "Teacher preset [the model_config.json of "
+                    "--teacher_checkpoint; needed only for checkpoints without one].")
 flags.DEFINE_list("teacher_overrides", None, "Teacher-only overrides, after --overrides.")
 flags.DEFINE_string("teacher_checkpoint", None, "Teacher checkpoint dir or prefix.")
 flags.DEFINE_list("layer_mapping", None, "Teacher layer per student layer [the same].")

@@ -3,7 +3,8 @@
 
 Writes to `output_dir`: `ckpt-1.*` (TF2 checkpoint of the model under `model`, and its
 encoder under `encoder`), `saved_model/` (the encoder, TF-Hub BERT signature),
-`config.json` and `import_report.json`; prints the report (every unused source variable and
+`model_config.json` (read by every consumer of the checkpoint), `run_config.json` and
+`import_report.json`; prints the report (every unused source variable and
 every missing target weight). The SavedModel is checked against the Keras model on random ids.
 """
 
@@ -16,6 +17,7 @@ from mobilebert_tf import fileio
 from mobilebert_tf.config import get_preset
 from mobilebert_tf.convert import exporter, importer
 from mobilebert_tf.signature import encoder_inputs, save_encoder_saved_model
+from mobilebert_tf.stored_config import write_model_config
 
 
 def convert(source_format: str, source: str, preset: str, output_dir: str,
@@ -38,7 +40,10 @@ def convert(source_format: str, source: str, preset: str, output_dir: str,
     encoder = model.encoder if with_heads else model
     checkpoint = exporter.save_tf2_checkpoint(model, output_dir)
     saved_model = save_encoder_saved_model(encoder, tf.io.gfile.join(output_dir, "saved_model"))
-    fileio.write_json(tf.io.gfile.join(output_dir, "config.json"), config.to_dict())
+    write_model_config(output_dir, config, {"mode": "convert", "source_format": source_format,
+                                            "source": source, "preset": preset,
+                                            "overrides": overrides or {},
+                                            "with_heads": with_heads})
     fileio.write_text(tf.io.gfile.join(output_dir, "import_report.json"), report.to_json())
 
     inputs = encoder_inputs(2, min(16, config.max_position), config.vocab_size, lengths=None)

@@ -31,7 +31,7 @@ import tf_keras as keras
 from absl import logging
 
 from mobilebert_tf import fileio
-from mobilebert_tf.config import MobileBertConfig, get_preset
+from mobilebert_tf.config import MobileBertConfig
 from mobilebert_tf.data.tokenizer import NORMALIZATIONS, BertInputTokenizer
 from mobilebert_tf.data.vocab import check_vocab_size
 from mobilebert_tf.encoder import build_encoder
@@ -41,6 +41,7 @@ from mobilebert_tf.finetune.kinds import SampleSettings, SpanSettings, TaskKind,
 from mobilebert_tf.finetune.tasks import DataSource, get_task
 from mobilebert_tf.finetune.tracker import BestTracker, plot_history
 from mobilebert_tf.finetune.trainer import FinetuneTrainer, finetune_stage
+from mobilebert_tf.stored_config import read_model_config, resolve_model_config, write_model_config
 from mobilebert_tf.training import loop
 from mobilebert_tf.training.optimizer import create_optimizer, warmup_linear_decay
 
@@ -53,7 +54,10 @@ class FinetuneConfig:
     Args:
         task: a name from `mobilebert_tf.finetune.tasks.TASKS`.
         model_dir: output directory; a run restarted on it resumes.
-        preset / overrides: the encoder config (must match `init_checkpoint`).
+        preset / overrides: the encoder config; None: the one stored in `model_dir` by an
+            earlier run of it, else with `init_checkpoint` (needed for checkpoints without
+            one), else "mobilebert" (random weights). Contradicting a stored config is an
+            `InputError`.
         init_checkpoint: encoder weights: a directory or prefix written by `pretrain`,
             `distill` or `convert_checkpoint`; None trains from random weights.
         data_dir: GLUE TSV directory or SQuAD JSON directory (official file names).
@@ -85,7 +89,7 @@ class FinetuneConfig:
 
     task: str
     model_dir: str
-    preset: str = "mobilebert"
+    preset: str | None = None
     overrides: dict = dataclasses.field(default_factory=dict)
     init_checkpoint: str | None = None
     data_dir: str | None = None
@@ -149,16 +153,20 @@ class FinetuneConfig:
         check(0 <= self.dropout < 1, "dropout", self.dropout, "in [0, 1)")
         check(_is_int(self.seed), "seed", self.seed, "an integer")
         object.__setattr__(self, "overrides", dict(self.overrides))
+        # Read once: stored by an earlier run in model_dir, else with init_checkpoint.
+        resumed = read_model_config(self.model_dir) is not None
+        source, flag = ((self.model_dir, "model_dir") if resumed or not self.init_checkpoint
+                        else (self.init_checkpoint, "init_checkpoint"))
+        object.__setattr__(self, "_model_config", resolve_model_config(
+            source, self.preset, self.overrides, flag, "preset", "overrides",
+            default_preset=None if flag == "init_checkpoint" else "mobilebert"))
         max_position = self.model_config().max_position
         seq_length = self.seq_length or task.seq_length
         check(seq_length <= max_position, "seq_length", seq_length,
               f"at most the model's max_position ({max_position})")
 
     def model_config(self) -> MobileBertConfig:
-        try:
-            return get_preset(self.preset, **self.overrides)
-        except (ValueError, TypeError) as e:
-            raise InputError(f"preset/overrides: {e}") from None
+        return self._model_config
 
     def with_task_defaults(self) -> "FinetuneConfig":
         """This config with the task's defaults where a hyper-parameter is None."""
@@ -232,6 +240,8 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
     if not data.train:
         raise InputError(f"No {task.name} training examples.")
     _make_model_dir(config.model_dir)
+    write_model_config(config.model_dir, config.model_config(),
+                       {"mode": "finetune", **dataclasses.asdict(config)})
     schedule = _Schedule.of(config, len(data.train))
     logging.info("Fine-tuning %s: %d train %s, %d steps (batch %d, seq %d, LR %g, warm-up %d), "
                  "dev every %d steps.", task.name, len(data.train), kind.unit, schedule.steps,

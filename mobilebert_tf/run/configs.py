@@ -11,20 +11,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Sequence
 
-from mobilebert_tf.config import MobileBertConfig, get_preset
+from mobilebert_tf.config import MobileBertConfig
 from mobilebert_tf.distillation.distiller import pair_layers
 from mobilebert_tf.distillation.schedule import STRATEGIES
 from mobilebert_tf.errors import InputError, check
+from mobilebert_tf.stored_config import resolve_model_config
 
 OPTIMIZERS = ("lamb", "adamw")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-
-
-def _model_config(preset: str, overrides: Mapping, field: str) -> MobileBertConfig:
-    try:
-        return get_preset(preset, **overrides)
-    except (ValueError, TypeError) as e:
-        raise InputError(f"{field}: {e}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +29,9 @@ class RecordTrainingConfig:
         model_dir: checkpoints, summaries and `train.log`; any TF filesystem URL. A run
             restarted on it resumes at its step and data position.
         train_files: comma-separated globs of pretraining TFRecords (any TF filesystem).
-        preset / overrides: the trained model's config (`mobilebert_tf.config.PRESETS`).
+        preset / overrides: the trained model's config (`mobilebert_tf.config.PRESETS`;
+            None: the config stored in `model_dir` by an earlier run of it, else
+            "mobilebert"). Contradicting the stored config is an `InputError`.
         seq_length / max_predictions: what the records were written with (checked).
         batch_size: the global batch, split over the replicas.
         optimizer: "lamb" or "adamw".
@@ -57,7 +53,7 @@ class RecordTrainingConfig:
 
     model_dir: str
     train_files: str
-    preset: str = "mobilebert"
+    preset: str | None = None
     overrides: Mapping = dataclasses.field(default_factory=dict)
     seq_length: int = 128
     max_predictions: int = 20
@@ -97,13 +93,17 @@ class RecordTrainingConfig:
         check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
         check(self.clip_norm > 0, "clip_norm", self.clip_norm, "positive")
         object.__setattr__(self, "overrides", dict(self.overrides))
+        # Read once: the config stored in model_dir by an earlier run, else preset/overrides.
+        object.__setattr__(self, "_model_config", resolve_model_config(
+            self.model_dir, self.preset, self.overrides, "model_dir", "preset", "overrides",
+            default_preset="mobilebert"))
         config = self.model_config()
         check(self.seq_length <= config.max_position, "seq_length", self.seq_length,
               f"at most the model's max_position ({config.max_position})")
         self._check_precision(config, "preset")
 
     def model_config(self) -> MobileBertConfig:
-        return _model_config(self.preset, self.overrides, "preset/overrides")
+        return self._model_config
 
     def _check_precision(self, config: MobileBertConfig, field: str) -> None:
         # NoNorm activations reach 1e8 (float16 max 65504): the known MobileBERT NaN source.
@@ -141,8 +141,10 @@ class DistillConfig(RecordTrainingConfig):
 
     Args (beyond `RecordTrainingConfig`'s):
         teacher_checkpoint: a `pretrain` model_dir (its latest checkpoint) or a prefix.
-        teacher_preset / teacher_overrides: the teacher's config; `overrides` apply to both
-            models, then `teacher_overrides` to the teacher.
+        teacher_preset / teacher_overrides: the teacher's config, by default the one stored
+            with `teacher_checkpoint` (needed for checkpoints without one); with
+            `teacher_preset`, `overrides` apply to both models, then `teacher_overrides` to
+            the teacher.
         layer_mapping: teacher layer per student layer (default: the same layer).
         distill_strategy: "pkt", "jkt" or "akt".
         transfer_steps: PKT: steps per layer; JKT: transfer steps; AKT: unused.
@@ -155,7 +157,7 @@ class DistillConfig(RecordTrainingConfig):
     """
 
     teacher_checkpoint: str = ""
-    teacher_preset: str = "ib_bert_large"
+    teacher_preset: str | None = None
     teacher_overrides: Mapping = dataclasses.field(default_factory=dict)
     layer_mapping: Sequence[int] | None = None
     distill_strategy: str = "pkt"
@@ -185,6 +187,11 @@ class DistillConfig(RecordTrainingConfig):
         object.__setattr__(self, "teacher_overrides", dict(self.teacher_overrides))
         if self.layer_mapping is not None:
             object.__setattr__(self, "layer_mapping", tuple(int(i) for i in self.layer_mapping))
+        object.__setattr__(self, "_teacher_config", resolve_model_config(
+            self.teacher_checkpoint, self.teacher_preset,
+            {**self.overrides, **self.teacher_overrides} if self.teacher_preset
+            else self.teacher_overrides, "teacher_checkpoint", "teacher_preset",
+            "teacher_overrides"))
         teacher = self.teacher_config()
         self._check_precision(teacher, "teacher_preset")
         try:
@@ -193,6 +200,4 @@ class DistillConfig(RecordTrainingConfig):
             raise InputError(str(e)) from None
 
     def teacher_config(self) -> MobileBertConfig:
-        return _model_config(self.teacher_preset,
-                             {**self.overrides, **self.teacher_overrides},
-                             "teacher_preset/overrides/teacher_overrides")
+        return self._teacher_config

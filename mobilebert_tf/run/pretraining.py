@@ -11,6 +11,7 @@ resuming at its checkpointed position.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Callable, Sequence
 
 import tensorflow as tf
@@ -25,6 +26,7 @@ from mobilebert_tf.encoder import build_encoder
 from mobilebert_tf.errors import InputError
 from mobilebert_tf.models import MobileBertPretrainer
 from mobilebert_tf.run.configs import DistillConfig, PretrainConfig, RecordTrainingConfig
+from mobilebert_tf.stored_config import write_model_config
 from mobilebert_tf.training import loop
 from mobilebert_tf.training.optimizer import create_optimizer, schedule_for_stages
 from mobilebert_tf.training.pretraining import PretrainingTrainer, pretraining_stage
@@ -92,6 +94,14 @@ def distill(config: DistillConfig, strategy: tf.distribute.Strategy | None = Non
     return _train(config, strategy, build, hooks)
 
 
+def _run_config(config: RecordTrainingConfig) -> dict:
+    """`run_config.json`: the mode, every field, and the teacher's model config (distill)."""
+    mode = "distill" if isinstance(config, DistillConfig) else "teacher"
+    extra = ({"teacher_model_config": config.teacher_config().to_dict()}
+             if isinstance(config, DistillConfig) else {})
+    return {"mode": mode, **dataclasses.asdict(config), **extra}
+
+
 def _stages(make: Callable[[], list]) -> list:
     try:
         return make()
@@ -131,6 +141,8 @@ def _train(config: RecordTrainingConfig, strategy: tf.distribute.Strategy | None
     check_record_shapes(files, config.seq_length, config.max_predictions)
     check_model_dir(config.model_dir)
     strategy = strategy or tf.distribute.get_strategy()
+    if loop.is_chief(strategy):  # one writer on a shared model_dir
+        write_model_config(config.model_dir, config.model_config(), _run_config(config))
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
         raise InputError(f"batch_size {config.batch_size} does not split over {replicas} "

@@ -24,7 +24,7 @@ def test_convert_from_and_to_ram(ram_path):
     result = convert("hf", f"{ram_path}/hf", "mobilebert_mini", f"{ram_path}/out",
                      with_heads=True, overrides=OVERRIDES, log=lambda _: None)
     assert not result["report"].missing
-    assert fileio.read_json(f"{ram_path}/out/config.json")["num_layers"] == 2
+    assert fileio.read_json(f"{ram_path}/out/model_config.json")["num_layers"] == 2
     assert fileio.read_json(f"{ram_path}/out/import_report.json")["missing"] == []
     assert result["checkpoint"].startswith(f"{ram_path}/out/")
     served = tf.saved_model.load(result["saved_model"]).signatures["serving_default"]

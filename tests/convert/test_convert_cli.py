@@ -46,7 +46,7 @@ def test_cli_writes_checkpoint_saved_model_and_report(tmp_path):
     assert "SavedModel matches" in result.stdout
     report = json.loads((out / "import_report.json").read_text())
     assert report["missing"] == [] and len(report["loaded"]) == 99
-    assert json.loads((out / "config.json").read_text())["num_layers"] == 2
+    assert json.loads((out / "model_config.json").read_text())["num_layers"] == 2
 
     # The training loop's convention restores it, and so does a bare encoder object.
     encoder = build_encoder(config)

@@ -17,6 +17,7 @@ from mobilebert_tf.data.vocab import default_vocab_file
 from mobilebert_tf.export import benchmark, exporter, fidelity, loading, text_serving, tflite
 from mobilebert_tf.layers.attention import MASK_BIAS
 from mobilebert_tf.signature import encoder_inputs
+from mobilebert_tf.stored_config import write_model_config
 from mobilebert_tf.testing import relative_error, run_module
 from mobilebert_tf.weights import randomize_norms
 
@@ -254,23 +255,29 @@ def _pretraining_checkpoint(tmp_path):
     return pretrainer, prefix
 
 
-def test_load_encoder_from_a_pretraining_checkpoint(tmp_path, monkeypatch):
+def test_load_encoder_from_a_pretraining_checkpoint(tmp_path):
     pretrainer, _ = _pretraining_checkpoint(tmp_path)
-    monkeypatch.setattr(loading, "build_encoder",
-                        lambda preset: build_encoder(preset, num_layers=2))
-    encoder = loading.load_model(checkpoint=str(tmp_path / "ckpt"), preset=PRESET)
+    # A checkpoint from before model_config.json: --preset and --overrides give its config.
+    encoder = loading.load_model(checkpoint=str(tmp_path / "ckpt"), preset=PRESET,
+                                 overrides={"num_layers": 2})
     inputs = encoder_inputs(1, 8, 100)
     np.testing.assert_array_equal(encoder(inputs)["sequence_output"],
                                   pretrainer.encoder(inputs)["sequence_output"])
+    # With the config stored beside it, nothing else is needed; a contradiction is refused.
+    write_model_config(str(tmp_path / "ckpt"), pretrainer.encoder.config)
+    encoder = loading.load_model(checkpoint=str(tmp_path / "ckpt"))
+    np.testing.assert_array_equal(encoder(inputs)["sequence_output"],
+                                  pretrainer.encoder(inputs)["sequence_output"])
+    with pytest.raises(ValueError, match="--preset 'mobilebert_mini' contradicts .*"
+                                         "num_layers: stored 2, given 4"):
+        loading.load_model(checkpoint=str(tmp_path / "ckpt"), preset=PRESET)
 
 
-def test_head_checkpoint_mismatch(tmp_path, monkeypatch):
+def test_head_checkpoint_mismatch(tmp_path):
     _pretraining_checkpoint(tmp_path)
-    monkeypatch.setattr(loading, "build_encoder",
-                        lambda preset: build_encoder(preset, num_layers=2))
-    with pytest.raises(ValueError, match="does not hold a 'mobilebert_mini' classifier"):
+    with pytest.raises(ValueError, match="does not hold a classifier model"):
         loading.load_model(checkpoint=str(tmp_path / "ckpt"), preset=PRESET,
-                           head="classifier")
+                           overrides={"num_layers": 2}, head="classifier")
 
 
 def test_missing_checkpoint_and_model_file(tmp_path):

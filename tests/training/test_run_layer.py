@@ -38,8 +38,8 @@ def teacher(bucket):
 
 
 def distill_config(bucket, teacher, name, **changes):
-    values = dict(preset="mobilebert_mini", teacher_preset="ib_bert_mini",
-                  teacher_checkpoint=teacher.model_dir, train_files=teacher.train_files,
+    # No teacher_preset: the teacher's config comes from its model_dir's model_config.json.
+    values = dict(preset="mobilebert_mini", teacher_checkpoint=teacher.model_dir, train_files=teacher.train_files,
                   transfer_steps=3, pd_steps=4, lower_multiplier=0.1, checkpoint_every=4,
                   **MODEL)
     return run.DistillConfig(model_dir=f"{bucket}/{name}", **{**values, **changes})
@@ -103,9 +103,10 @@ def test_teacher_distill_finetune_export_with_every_path_on_ram(bucket, teacher)
             "no , not good .\t0"]
     for split in ("train", "dev"):
         fileio.write_text(f"{bucket}/glue/SST-2/{split}.tsv", "\n".join(rows) + "\n")
+    # The student's config travels with its checkpoint: no preset or overrides to retype.
+    assert loading.load_model(checkpoint=student.model_dir).config == student.model_config()
     result = run.finetune(run.FinetuneConfig(
-        task="sst2", model_dir=f"{bucket}/sst2", preset="mobilebert_mini",
-        overrides=MODEL["overrides"], init_checkpoint=student.model_dir,
+        task="sst2", model_dir=f"{bucket}/sst2", init_checkpoint=student.model_dir,
         data_dir=f"{bucket}/glue/SST-2", vocab_file=vocab_file, seq_length=SEQ, batch_size=4,
         steps=2, eval_every=2))
     assert result.best_step == 2 and result.files["keras"].startswith(f"{bucket}/sst2/")
