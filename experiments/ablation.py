@@ -225,15 +225,16 @@ def finetune_student(out: str, finetune: run.FinetuneConfig, seed: int, key: str
     return {key: accuracy}
 
 
-def finetune_both(pipeline: Pipeline, model: str, preset: str, vocab: dict, word_order: dict,
-                  seed: int, config: DemoConfig) -> dict:
-    """Sentiment and word-order fine-tuning of the pretrained `model` (of `preset`) with
-    `seed`, as two stages of `pipeline`; their dev accuracies, keyed as in `METRICS`."""
-    tuned = pipeline.run("finetune", lambda out: finetune_student(out, dataclasses.replace(
-        demo.finetune_config(out, model, vocab, config), preset=preset), seed, "dev_accuracy"))
-    ordered = pipeline.run("word_order", lambda out: finetune_student(out, dataclasses.replace(
-        word_order_config(out, model, vocab, word_order["data_dir"], config), preset=preset),
-        seed, "word_order_accuracy"))
+def finetune_both(pipeline: Pipeline, model: str, vocab: dict, word_order: dict, seed: int,
+                  config: DemoConfig) -> dict:
+    """Sentiment and word-order fine-tuning of the pretrained `model` (its model config read
+    from its directory) with `seed`, as two stages of `pipeline`; their dev accuracies, keyed
+    as in `METRICS`."""
+    tuned = pipeline.run("finetune", lambda out: finetune_student(
+        out, demo.finetune_config(out, model, vocab, config), seed, "dev_accuracy"))
+    ordered = pipeline.run("word_order", lambda out: finetune_student(
+        out, word_order_config(out, model, vocab, word_order["data_dir"], config), seed,
+        "word_order_accuracy"))
     return {key: stage[key] for stage, key in ((tuned, "dev_accuracy"),
                                                 (ordered, "word_order_accuracy"))}
 
@@ -254,7 +255,7 @@ def teacher_reference(work_dir: str, teacher: dict, records: dict, vocab: dict,
     for seed in seeds if finetune else []:
         print(f"\n== the teacher, seed {seed}: fine-tuned as the students are", flush=True)
         pipeline = Pipeline(tf.io.gfile.join(out, f"seed_{seed}"), config, demo.STAGES, 2)
-        tuned = finetune_both(pipeline, teacher["checkpoint"], config.teacher_preset, vocab,
+        tuned = finetune_both(pipeline, teacher["checkpoint"], vocab,
                               word_order, seed, config)
         for key, value in tuned.items():
             values.setdefault(key, []).append(value)
@@ -293,7 +294,7 @@ def run_ablation(work_dir: str, demo_config: DemoConfig, config: DemoConfig,
             probe = pipeline.run("order_probe", lambda out: probe_order(student_run_config(
                 student["checkpoint"], variant, seed, records, vocab["size"],
                 teacher["checkpoint"], config), inputs))
-            tuned = finetune_both(pipeline, student["checkpoint"], config.student_preset, vocab,
+            tuned = finetune_both(pipeline, student["checkpoint"], vocab,
                                   word_order, seed, config)
             rows.append({"variant": variant, "seed": seed,
                          "mlm_accuracy": student["mlm_accuracy"],

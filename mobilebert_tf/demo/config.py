@@ -110,14 +110,13 @@ def student_config(out: str, train_files: str, vocab_size: int, teacher: str,
 
 
 def finetune_config(out: str, student: str, vocab: dict, config: DemoConfig):
-    """The sentiment `run.FinetuneConfig` from `student`: `config.finetune_steps` steps
-    (checkpointed once, at the end), the best of the evaluations every
-    `finetune_eval_every` steps on 400 class-balanced dev examples."""
+    """The sentiment `run.FinetuneConfig` from `student` (whose model config is read from its
+    directory): `config.finetune_steps` steps (checkpointed once, at the end), the best of the
+    evaluations every `finetune_eval_every` steps on 400 class-balanced dev examples."""
     from mobilebert_tf import run
 
     return run.FinetuneConfig(
-        task="sentiment", model_dir=out, preset=config.student_preset,
-        overrides=config.model_overrides(vocab["size"]), init_checkpoint=student,
+        task="sentiment", model_dir=out, init_checkpoint=student,
         vocab_file=vocab["file"], seq_length=config.seq_length, batch_size=config.batch_size,
         learning_rate=config.finetune_learning_rate, steps=config.finetune_steps,
         checkpoint_every=config.finetune_steps, log_every=100, progress=True,

@@ -189,14 +189,15 @@ def test_printed_commands_make_the_configs_the_demo_runs():
     # same names.
     script = """
 import shlex
-from mobilebert_tf import demo
+from mobilebert_tf import demo, stored_config
 from mobilebert_tf.run.command_line import command_line
 from tpu import train
 vocab = {"file": "vocab.txt", "size": 800}
 smoke = demo.SMOKE_CONFIG
-configs = (demo.teacher_config("teacher", "records/*", 800, smoke),
-           demo.student_config("student", "records/*", 800, "teacher", smoke),
-           demo.finetune_config("finetune", "student", vocab, smoke))
+student = demo.student_config("ram://student", "records/*", 800, "teacher", smoke)
+stored_config.write_model_config(student.model_dir, student.model_config())  # as distill does
+configs = (demo.teacher_config("teacher", "records/*", 800, smoke), student,
+           demo.finetune_config("finetune", student.model_dir, vocab, smoke))
 for config in configs:
     command = command_line(config)
     assert command.startswith("mobilebert-train --mode "), command
