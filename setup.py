@@ -49,7 +49,8 @@ setuptools.setup(
     # fixtures are built twice).
     # gcp: Beam's gs:// filesystem and DataflowRunner, for record creation on Google Cloud.
     extras_require={
-        "test": ["pytest==9.1.1", "pytest-xdist==3.8.0"],
+        # tensorflow-hub: the encoder export is tested as TF-Hub users load it.
+        "test": ["pytest==9.1.1", "pytest-xdist==3.8.0", "tensorflow-hub==0.16.1"],
         "gcp": ["apache-beam[gcp]==2.77.0"],
     },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},

@@ -41,6 +41,8 @@ class MobileBertEncoder(keras.Model):
     TensorShape([1, 4, 128])
     """
 
+    EMBEDDING_IN_ENCODER_OUTPUTS = True  # `encoder_outputs[0]`; TF-Hub exports drop it
+
     def __init__(self, config: MobileBertConfig, **kwargs):
         inputs = {key: keras.Input(shape=(None,), dtype=tf.int32, name=key) for key in INPUT_KEYS}
         embedding = embedding_layer(config)

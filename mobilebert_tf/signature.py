@@ -31,18 +31,45 @@ def encoder_inputs(batch: int, seq_length: int, vocab_size: int, lengths=None, s
 
 def save_encoder_saved_model(encoder, export_dir: str, batch_size: int | None = None,
                              seq_length: int | None = None) -> str:
-    """A SavedModel of `encoder` (ours or a tf-models-official one: any Keras encoder taking
-    and returning TF-Hub BERT dicts) whose `serving_default` takes `input_spec(batch_size,
-    seq_length)` and returns `sequence_output` and `pooled_output`. Returns `export_dir`."""
+    """A reusable TF-Hub encoder SavedModel of `encoder` (ours or a tf-models-official one: any
+    Keras encoder taking and returning TF-Hub BERT dicts). Returns `export_dir`.
+
+    Its root follows TF-Hub's reusable SavedModel API for TF2, so `hub.KerasLayer(export_dir,
+    trainable=True)` fine-tunes it: `__call__(inputs, training=False)` takes the int32 input
+    dict at any batch size and length (up to the encoder's position table) and returns
+    `pooled_output`, `sequence_output` and `encoder_outputs` (each block's output, the last
+    equal to `sequence_output`), with dropout when `training`; `variables`,
+    `trainable_variables` and `regularization_losses` are the encoder's. Its `serving_default`
+    takes `input_spec(batch_size, seq_length)` and returns `sequence_output` and
+    `pooled_output`.
+    """
+    # Ours lists the embedding output first (feature-map transfer reads it); TF-Hub's does not.
+    first_block = 1 if getattr(encoder, "EMBEDDING_IN_ENCODER_OUTPUTS", False) else 0
+
+    @tf.function
+    def call(inputs, training=False):
+        outputs = encoder(inputs, training=training)
+        return {"pooled_output": outputs["pooled_output"],
+                "sequence_output": outputs["sequence_output"],
+                "encoder_outputs": list(outputs["encoder_outputs"][first_block:])}
 
     @tf.function(input_signature=[input_spec(batch_size, seq_length)])
     def serve(inputs):
-        outputs = encoder(inputs, training=False)
+        outputs = call(inputs, training=False)
         return {"sequence_output": outputs["sequence_output"],
                 "pooled_output": outputs["pooled_output"]}
 
-    module = tf.Module()
-    module.encoder = encoder
-    module.serve = serve
-    tf.saved_model.save(module, export_dir, signatures={"serving_default": serve})
+    for training in (False, True):
+        call.get_concrete_function(input_spec(), training=training)
+    root = tf.train.Checkpoint()  # tracks every attribute set on it, `__call__` included
+    root.encoder = encoder
+    root.__call__ = call
+    root.variables = list(encoder.variables)
+    root.trainable_variables = list(encoder.trainable_variables)
+    if encoder.losses:
+        raise ValueError(f"{encoder.name} has weight regularizers; the TF-Hub export saves none.")
+    root.regularization_losses = []  # none of our encoders (nor TFMG's) regularizes weights
+    root.serve = serve
+    tf.saved_model.save(root, export_dir, signatures={"serving_default": serve})
     return export_dir
+

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -17,6 +19,7 @@ from mobilebert_tf.encoder import INPUT_KEYS
 from mobilebert_tf.errors import InputError
 from mobilebert_tf.export import fidelity, metadata, text_serving, tflite
 from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
+from mobilebert_tf.signature import save_encoder_saved_model
 
 def examples_from_records(file_pattern: str, count: int, batch_size: int,
                           seq_length: int) -> list[dict[str, np.ndarray]]:
@@ -163,7 +166,9 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     against the Keras model on `fidelity_examples`, and write `fidelity.json`. With `fold`
     the exported graph is `FoldedModel` (norms folded, dense layers merged). With `tokenizer`
     (a `BertInputTokenizer` of the model's vocab) a task model's SavedModel gets text-in
-    signatures, and an encoder a `preprocessing/` SavedModel (see `text_serving`).
+    signatures, and an encoder a `preprocessing/` SavedModel (see `text_serving`). An
+    encoder's `saved_model/` is a TF-Hub reusable encoder (`hub.KerasLayer(path,
+    trainable=True)` fine-tunes it; `signature.save_encoder_saved_model`).
 
     With `runtime_metadata` (default) a task model's files run unchanged in MediaPipe's
     `TextClassifier` and the Task Library's `BertNLClassifier` / `BertQuestionAnswerer`
@@ -188,8 +193,6 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     encoder = getattr(model, "encoder", model)
     runtime = _runtime(model, seq_length, batch_size, tokenizer, labels, runtime_metadata)
     postprocess = runtime.postprocess if runtime else None
-    saved_model_dir = _save(model, output_dir, seq_length, batch_size, fold, tokenizer,
-                            postprocess, dynamic_length, log)
     if runtime:
         log(f"Runtime-ready .tflite: {runtime.description}")
     if runtime and dynamic_length:
@@ -200,10 +203,13 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
                                             encoder.config.vocab_size)
     if dynamic_length:
         fidelity_examples = [tflite.trim_padding(e) for e in fidelity_examples]
-    return _write_checked_tflite(saved_model_dir, output_dir, precisions, calibration,
-                                 fidelity_examples, keras_outputs(model, fidelity_examples,
-                                                                  postprocess),
-                                 num_threads, runtime.attach if runtime else None, log)
+    expected = keras_outputs(model, fidelity_examples, postprocess)
+    with tempfile.TemporaryDirectory() as scratch:
+        source = _save(model, output_dir, seq_length, batch_size, fold, tokenizer, postprocess,
+                       dynamic_length, scratch, log)
+        return _write_checked_tflite(source, output_dir, precisions, calibration,
+                                     fidelity_examples, expected, num_threads,
+                                     runtime.attach if runtime else None, log)
 
 
 def _runtime(model: keras.Model, seq_length: int, batch_size: int, tokenizer, labels,
@@ -234,19 +240,28 @@ def _check_precisions(precisions, calibration: list[dict] | None,
 
 
 def _save(model: keras.Model, output_dir: str, seq_length: int, batch_size: int, fold: bool,
-          tokenizer, postprocess, dynamic_length: bool, log) -> str:
-    """`saved_model/` (and an encoder's `preprocessing/` when there is a tokenizer)."""
+          tokenizer, postprocess, dynamic_length: bool, scratch: str, log) -> str:
+    """`saved_model/` (and an encoder's `preprocessing/` when there is a tokenizer); returns
+    the SavedModel to convert to `.tflite`. A task model's `saved_model/` is that one. An
+    encoder's is the TF-Hub reusable encoder (`signature.save_encoder_saved_model`: the
+    trainable Keras graph, not the folded one), so its conversion source goes to `scratch`."""
     tf.io.gfile.makedirs(output_dir)
-    saved_model_dir = tflite.save_saved_model(model, tf.io.gfile.join(output_dir, "saved_model"),
-                                              batch_size, seq_length, fold, tokenizer,
-                                              postprocess, dynamic_length)
-    log(f"SavedModel: {saved_model_dir}")
+    saved_model_dir = tf.io.gfile.join(output_dir, "saved_model")
     encoder = getattr(model, "encoder", model)
+    source = tflite.save_saved_model(
+        model, saved_model_dir if model is not encoder else os.path.join(scratch, "tflite"),
+        batch_size, seq_length, fold, tokenizer, postprocess, dynamic_length)
+    if model is encoder:
+        save_encoder_saved_model(encoder, saved_model_dir, batch_size,
+                                 None if dynamic_length else seq_length)
+        log(f"SavedModel (TF-Hub reusable encoder): {saved_model_dir}")
+    else:
+        log(f"SavedModel: {saved_model_dir}")
     if tokenizer is not None and model is encoder:
         log("Preprocessing SavedModel: " + text_serving.save_preprocessing(
             tokenizer, tf.io.gfile.join(output_dir, "preprocessing"), seq_length,
             encoder.config.max_position))
-    return saved_model_dir
+    return source
 
 
 def _write_checked_tflite(saved_model_dir: str, output_dir: str, precisions, calibration,
