@@ -19,6 +19,13 @@ RUNTIME_PACKAGES := $(TASK_LIBRARY_PACKAGES) mediapipe==1.2.3
 TASK_LIBRARY_VENV := .venv-task-library
 TASK_LIBRARY_STAMP := $(TASK_LIBRARY_VENV)/.installed
 export MOBILEBERT_TASK_LIBRARY_PYTHON := $(CURDIR)/$(TASK_LIBRARY_VENV)/bin/python
+# transformers runs our Hugging Face directories in the tests, on PyTorch, which does not belong
+# in TensorFlow's venv: a venv of its own (about 1.2 GB), named to the tests. torch 2.13.0 is
+# the CPU build on this machine's wheel path; an unpinned torch would be a CUDA build of GBs.
+TRANSFORMERS_PACKAGES := torch==2.13.0 transformers==5.23.0
+TRANSFORMERS_VENV := .venv-transformers
+TRANSFORMERS_STAMP := $(TRANSFORMERS_VENV)/.installed
+export MOBILEBERT_TRANSFORMERS_PYTHON := $(CURDIR)/$(TRANSFORMERS_VENV)/bin/python
 
 .PHONY: demo test clean
 
@@ -37,13 +44,20 @@ $(TASK_LIBRARY_STAMP): Makefile
 	$(TASK_LIBRARY_VENV)/bin/python -m pip install --quiet $(TASK_LIBRARY_PACKAGES)
 	touch $(TASK_LIBRARY_STAMP)
 
+$(TRANSFORMERS_STAMP): Makefile
+	test -x $(TRANSFORMERS_VENV)/bin/python || $(PYTHON) -m venv $(TRANSFORMERS_VENV)
+	$(TRANSFORMERS_VENV)/bin/python -m pip install --quiet $(TRANSFORMERS_PACKAGES)
+	touch $(TRANSFORMERS_STAMP)
+
 demo: $(STAMP) $(TASK_LIBRARY_STAMP)
 	$(PY) -m mobilebert_tf.demo
 
-# Two processes, one per core: much of a test is single-threaded Python (tracing, tf.data
-# setup). Tests sharing a built fixture stay on one worker (tests/conftest.py).
-test: $(STAMP) $(TASK_LIBRARY_STAMP)
+# The three venvs install side by side (mostly downloads and unpacking). Then two pytest
+# processes, one per core: much of a test is single-threaded Python (tracing, tf.data setup).
+# Tests sharing a built fixture stay on one worker (tests/conftest.py).
+test:
+	$(MAKE) -j3 $(STAMP) $(TASK_LIBRARY_STAMP) $(TRANSFORMERS_STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=25 tests
 
 clean:
-	rm -rf $(VENV) $(TASK_LIBRARY_VENV) build *.egg-info
+	rm -rf $(VENV) $(TASK_LIBRARY_VENV) $(TRANSFORMERS_VENV) build *.egg-info

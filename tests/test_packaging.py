@@ -17,7 +17,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMANDS = {"mobilebert-train": ("Train a MobileBERT", "--mode"),
             "mobilebert-export-tflite": ("Export a MobileBERT", "--calibration_task"),
             "mobilebert-benchmark-tflite": ("Latency of", "--reference"),
-            "mobilebert-convert-checkpoint": ("Import a published", "--source_format"),
+            "mobilebert-convert-checkpoint": ("Convert checkpoints", "--target_format"),
             "mobilebert-create-pretraining-data": ("Create MLM + NSP", "--dynamic_masking"),
             "mobilebert-demo": ("The main job", "--work_dir")}
 

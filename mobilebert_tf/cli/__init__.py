@@ -3,7 +3,8 @@
 - `mobilebert-train` (`train`): teacher pretraining, distillation, fine-tuning;
 - `mobilebert-export-tflite` (`export_tflite`): SavedModel and `.tflite` files, checked;
 - `mobilebert-benchmark-tflite` (`benchmark_tflite`): `.tflite` latency side by side;
-- `mobilebert-convert-checkpoint` (`convert_checkpoint`): published checkpoints in;
+- `mobilebert-convert-checkpoint` (`convert_checkpoint`): published checkpoints in, ours out to
+  a Hugging Face directory;
 - `mobilebert-create-pretraining-data` (`create_pretraining_data`): text to MLM/NSP records;
 - `mobilebert-demo` (`demo`): the whole pipeline of `make demo`.
 

@@ -1,38 +1,58 @@
-r"""Import a published MobileBERT checkpoint into this project's formats.
+r"""Convert checkpoints: published MobileBERT checkpoints into this project's formats, and
+ours out to a Hugging Face model directory.
 
     mobilebert-convert-checkpoint --source_format=tf1 \
         --source=uncased_L-24_H-128_B-512_A-4_F-4_OPT/mobilebert_variables.ckpt \
         --preset=mobilebert --output_dir=/tmp/mobilebert --with_heads
     mobilebert-convert-checkpoint --source_format=hf --source=mobilebert-uncased/ \
         --preset=mobilebert --output_dir=/tmp/mobilebert_hf
+    mobilebert-convert-checkpoint --source_format=ours --target_format=hf \
+        --source=runs/demo/student --vocab_file=runs/demo/vocab/vocab.txt \
+        --output_dir=/tmp/student_hf
 
-Writes to `--output_dir`: `ckpt-1.*` (TF2 checkpoint of the model under `model`, and its
-encoder under `encoder`), `saved_model/` (the encoder, TF-Hub BERT signature),
-`model_config.json` (read by every consumer of the checkpoint), `run_config.json` and
-`import_report.json`; prints the report (every unused source variable and
-every missing target weight). The SavedModel is checked against the Keras model on random ids.
-A Hugging Face `--source` is a `.safetensors` or `.bin` file, a sharded checkpoint's
-`model.safetensors.index.json`, or a directory holding one of them.
+Into ours (`--target_format=ours`, the default), writes to `--output_dir`: `ckpt-1.*` (TF2
+checkpoint of the model under `model`, and its encoder under `encoder`), `saved_model/` (the
+encoder as a TF-Hub reusable SavedModel), `model_config.json` (read by every consumer of the
+checkpoint), `run_config.json` and `import_report.json`; prints the report (every unused
+source variable and every missing target weight). The SavedModel is checked against the Keras
+model on random ids. A Hugging Face `--source` is a `.safetensors` or `.bin` file, a sharded
+checkpoint's `model.safetensors.index.json`, or a directory holding one of them.
+
+Out of ours (`--source_format=ours --target_format=hf`): `--source` is a pretraining or
+distillation run's `model_dir` (or a conversion's `--output_dir` made `--with_heads`), its
+model config read from the `model_config.json` beside it; `--output_dir` becomes a directory
+that transformers' `MobileBertForPreTraining.from_pretrained` and `AutoTokenizer.from_pretrained`
+load (`mobilebert_tf/convert/hf_directory.py`), with `--vocab_file` as its tokenizer.
 """
 
 from __future__ import annotations
 
 from absl import app, flags
 
+OURS = "ours"
+TARGET_FORMATS = (OURS, "hf")
+
 
 def define_flags() -> None:
     """The CLI's flags, defined when run (not on import: `mobilebert-train` has a --preset
     too)."""
     from mobilebert_tf.convert import name_maps
-    flags.DEFINE_enum("source_format", None, list(name_maps.FORMATS),
+    flags.DEFINE_enum("source_format", None, [*name_maps.FORMATS, OURS],
                       "tf1: the authors' TF1 checkpoint; tfmg: tf-models-official TF2 "
                       "checkpoint; hf: Hugging Face .safetensors (one file or sharded) or "
-                      ".bin, or its directory.")
+                      ".bin, or its directory; ours: a checkpoint of this project (with "
+                      "--target_format=hf).")
+    flags.DEFINE_enum("target_format", OURS, list(TARGET_FORMATS),
+                      "ours: this project's checkpoint and SavedModel; hf: a Hugging Face "
+                      "model directory (from --source_format=ours).")
     flags.DEFINE_string("source", None, "Checkpoint prefix, directory or weights file.")
-    flags.DEFINE_string("preset", "mobilebert", "Config preset the checkpoint was trained "
-                        "with.")
+    flags.DEFINE_string("preset", None, "Config preset the checkpoint was trained with "
+                        "[mobilebert; for --source_format=ours the model_config.json beside "
+                        "it, needed only for checkpoints without one].")
     flags.DEFINE_multi_string("config_override", [],
                               "field=value overrides of the preset, e.g. vocab_size=30522.")
+    flags.DEFINE_string("vocab_file", None, "The model's vocab.txt (--target_format=hf: the "
+                        "directory's tokenizer).")
     flags.DEFINE_string("output_dir", None, "Where to write the converted model.")
     flags.DEFINE_bool("with_heads", False, "Also import the MLM and NSP heads (pretrainer).")
     flags.mark_flags_as_required(["source_format", "source", "output_dir"])
@@ -41,13 +61,48 @@ def define_flags() -> None:
 def main(argv):
     del argv
     from mobilebert_tf.config import parse_overrides
-    from mobilebert_tf.convert.convert_checkpoint import convert
+    FLAGS = flags.FLAGS
     try:
-        overrides = parse_overrides(flags.FLAGS.config_override)
+        overrides = parse_overrides(FLAGS.config_override)
     except ValueError as e:
         raise app.UsageError(f"--config_override: {e}") from None
-    convert(flags.FLAGS.source_format, flags.FLAGS.source, flags.FLAGS.preset,
-            flags.FLAGS.output_dir, flags.FLAGS.with_heads, overrides)
+    if FLAGS.target_format == OURS:
+        if FLAGS.source_format == OURS:
+            raise app.UsageError("--source_format=ours is already ours: pass "
+                                 f"--target_format={TARGET_FORMATS[1]}.")
+        from mobilebert_tf.convert.convert_checkpoint import convert
+        convert(FLAGS.source_format, FLAGS.source, FLAGS.preset or "mobilebert",
+                FLAGS.output_dir, FLAGS.with_heads, overrides)
+        return
+    if FLAGS.source_format != OURS:
+        raise app.UsageError(f"--target_format={FLAGS.target_format} writes a checkpoint of "
+                             "ours: import the other one first (--target_format=ours), then "
+                             "pass --source_format=ours.")
+    if not FLAGS.vocab_file:
+        raise app.UsageError(f"--target_format={FLAGS.target_format} needs --vocab_file, the "
+                             "model's vocab.txt (its tokenizer).")
+    _to_hf(FLAGS.source, FLAGS.preset, overrides, FLAGS.vocab_file, FLAGS.output_dir)
+
+
+def _to_hf(source: str, preset, overrides: dict, vocab_file: str, output_dir: str) -> None:
+    from mobilebert_tf import fileio
+    from mobilebert_tf.convert.hf_directory import check_vocab, write_hf_directory
+    from mobilebert_tf.export import loading
+    from mobilebert_tf.stored_config import resolve_model_config
+
+    # Every input is checked before the model is built.
+    fileio.checkpoint_prefix(source, "source")
+    config = resolve_model_config(source, preset, overrides, "--source", "--preset",
+                                  "--config_override")
+    check_vocab(vocab_file, config)
+    try:
+        model = loading.restore(source, config, loading.PRETRAINER)
+    except ValueError:
+        raise app.UsageError(f"--source {source!r} holds no MLM and NSP heads of its model "
+                             "config (a fine-tuning run?); export a pretraining or "
+                             "distillation run's model_dir.") from None
+    files = write_hf_directory(model, vocab_file, output_dir)
+    print(f"Wrote a Hugging Face directory ({', '.join(files)}) to {output_dir}.")
 
 
 def run_cli():

@@ -8,6 +8,8 @@
 - `architecture`: read a checkpoint's shape off its names; explain a mismatch.
 - `importer`: `load_checkpoint(format, path, config, with_heads)` -> (model, `ImportReport`).
 - `exporter`: TF2 checkpoint, SavedModel, and the inverse maps (TF1, safetensors).
+- `hf_directory`: `write_hf_directory`, a directory transformers loads and runs as ours
+  (`transformers_worker.py` runs it there, in transformers' own venv).
 - `convert_checkpoint`: `convert` (the `mobilebert-convert-checkpoint` command is in
   `mobilebert_tf/cli/`).
 """

@@ -15,6 +15,10 @@ from mobilebert_tf.convert.importer import _model_weights, to_source
 from mobilebert_tf.convert.safetensors import write_safetensors
 from mobilebert_tf.encoder import MobileBertEncoder
 
+HF_WORD_TABLE = "mobilebert.embeddings.word_embeddings.weight"
+HF_OUTPUT_BIAS = "cls.predictions.bias"
+HF_DECODER, HF_DECODER_BIAS = "cls.predictions.decoder.weight", "cls.predictions.decoder.bias"
+
 
 def foreign_arrays(model: keras.Model, target_format: str,
                    einsum_kernels: bool = False) -> dict[str, np.ndarray]:
@@ -51,10 +55,24 @@ def export_tf1_checkpoint(model: keras.Model, prefix: str, einsum_kernels: bool 
     return write_tf1_checkpoint(foreign_arrays(model, "tf1", einsum_kernels), prefix)
 
 
+def hf_arrays(model: keras.Model) -> dict[str, np.ndarray]:
+    """`model` (encoder or pretrainer) as Hugging Face `MobileBertForPreTraining` arrays, as
+    our HF directories hold them (`convert.hf_directory`): the input word table's `[PAD]` row
+    (id 0) zeroed, so that transformers' 3-gram window sees past the last real token what ours
+    sees (zeros); with heads, the output layer's table written untied with that row as trained
+    (`cls.predictions.decoder.*`), so the MLM logits stay exact."""
+    arrays = foreign_arrays(model, "hf")
+    table = arrays[HF_WORD_TABLE]
+    if HF_OUTPUT_BIAS in arrays:
+        arrays[HF_DECODER] = table.copy()
+        arrays[HF_DECODER_BIAS] = arrays[HF_OUTPUT_BIAS]
+    arrays[HF_WORD_TABLE] = np.concatenate([np.zeros_like(table[:1]), table[1:]])
+    return arrays
+
+
 def export_hf_safetensors(model: keras.Model, path: str) -> str:
-    """`model` as a Hugging Face `MobileBertForPreTraining`-named safetensors file. The
-    word table is written once (Hugging Face ties `cls.predictions.decoder.weight` to it)."""
-    return write_safetensors(path, foreign_arrays(model, "hf"), metadata={"format": "pt"})
+    """`hf_arrays(model)` as a safetensors file at `path` (any filesystem)."""
+    return write_safetensors(path, hf_arrays(model), metadata={"format": "pt"})
 
 
 def save_tf2_checkpoint(model: keras.Model, directory: str) -> str:

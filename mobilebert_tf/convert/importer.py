@@ -135,6 +135,8 @@ def import_weights(model: keras.Model, source: Source) -> ImportReport:
         value = _to_target(entry, np.asarray(source.read(names[0]), np.float32))
         for alias in names[1:]:
             other = _to_target(entry, np.asarray(source.read(alias), np.float32))
+            if _zeroed_pad_row(value, other):  # our HF export (`convert.hf_directory`)
+                value = other  # the output layer's table is the exact one
             if not np.array_equal(value, other):
                 errors.append(f"  {alias} differs from {names[0]}, but both are {entry.target}"
                               " in this model (tied weights)")
@@ -177,6 +179,14 @@ def import_weights(model: keras.Model, source: Source) -> ImportReport:
         else:
             unused["unknown"].append(name)
     return ImportReport(source.format, source.path, loaded, tied, missing, unused, architecture)
+
+
+def _zeroed_pad_row(table: np.ndarray, tied: np.ndarray) -> bool:
+    """True when the word `table` equals its `tied` copy but for a zeroed row 0 ([PAD]), as
+    our Hugging Face directories write the input table (the encoder never reads that row at a
+    real token)."""
+    return (table.ndim == 2 and table.shape == tied.shape and not table[0].any()
+            and tied[0].any() and np.array_equal(table[1:], tied[1:]))
 
 
 def _source_of(table, target):

@@ -11,21 +11,26 @@ from mobilebert_tf import fileio
 from mobilebert_tf.config import MobileBertConfig, get_preset
 from mobilebert_tf.encoder import build_encoder
 from mobilebert_tf.errors import MissingInputError
-from mobilebert_tf.models import MobileBertClassifier, MobileBertSpanLabeler
+from mobilebert_tf.models import MobileBertClassifier, MobileBertPretrainer, MobileBertSpanLabeler
 from mobilebert_tf.stored_config import resolve_model_config
 from mobilebert_tf.training.loop import restore_model
 
-HEADS = ("encoder", "classifier", "squad")
+HEADS = ("encoder", "classifier", "squad")  # what `.tflite` export takes
+PRETRAINER = "pretrainer"  # the MLM and NSP heads too: for checkpoint formats, not .tflite
 
 
 def build_model(config: str | MobileBertConfig, head: str, num_classes: int = 2) -> keras.Model:
     """A fresh, built model of `config` (or a preset name) with `head` ("encoder",
-    "classifier" or "squad")."""
-    if head not in HEADS:
+    "classifier", "squad" or "pretrainer")."""
+    if head not in (*HEADS, PRETRAINER):
         raise ValueError(f"Unknown head {head!r}; expected one of {HEADS}.")
     encoder = build_encoder(get_preset(config) if isinstance(config, str) else config)
     if head == "encoder":
         return encoder
+    if head == PRETRAINER:
+        model = MobileBertPretrainer(encoder)
+        model(model.example_inputs())
+        return model
     model = (MobileBertClassifier(encoder, num_classes) if head == "classifier"
              else MobileBertSpanLabeler(encoder))
     model(model.example_inputs())
@@ -94,6 +99,13 @@ def load_model(model_path: str | None = None, checkpoint: str | None = None,
     config = check_inputs(model_path, checkpoint, preset, overrides=overrides)
     if model_path is not None:
         return keras.models.load_model(model_path)
+    return restore(checkpoint, config, head, num_classes)
+
+
+def restore(checkpoint: str, config: MobileBertConfig, head: str = "encoder",
+            num_classes: int = 2) -> keras.Model:
+    """A model of `config` with `head` (`build_model`) restored from `checkpoint`, as
+    `load_model` gives it once the inputs are checked."""
     model = build_model(config, head, num_classes)
     # The encoder sits at `model/encoder` in every task model's checkpoint.
     root = tf.train.Checkpoint(encoder=model) if head == "encoder" else model
