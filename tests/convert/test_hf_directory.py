@@ -115,8 +115,7 @@ def test_bad_inputs_are_one_line_before_any_work(student, tmp_path):
              f"has 30522 tokens but the model has vocab_size={VOCAB}"),
             ([f"--vocab_file={vocab_file}", "--preset=mobilebert_mini"],
              "--preset 'mobilebert_mini' contradicts the model config stored with --source .*"
-             "vocab_size: stored 1000, given 30522; num_layers: stored 2, given 4"),
-            ([], "needs --vocab_file")]:
+             "vocab_size: stored 1000, given 30522; num_layers: stored 2, given 4")]:
         result = run_module(CONVERT, common + args, check=False)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
         line = result.stderr.strip().splitlines()[-1]  # after TensorFlow's start-up line, if any
