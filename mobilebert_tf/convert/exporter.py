@@ -66,8 +66,15 @@ def hf_arrays(model: keras.Model) -> dict[str, np.ndarray]:
     if HF_OUTPUT_BIAS in arrays:
         arrays[HF_DECODER] = table.copy()
         arrays[HF_DECODER_BIAS] = arrays[HF_OUTPUT_BIAS]
-    arrays[HF_WORD_TABLE] = np.concatenate([np.zeros_like(table[:1]), table[1:]])
+    arrays[HF_WORD_TABLE] = zeroed_pad_row(table)
     return arrays
+
+
+def zeroed_pad_row(table: np.ndarray) -> np.ndarray:
+    """`table` with row 0 (`[PAD]`) zeroed: what our 3-gram window sees past the last real
+    token, for runtimes that read the `[PAD]` embedding there; our encoder never reads it at a
+    real token, so this loses nothing of ours."""
+    return np.concatenate([np.zeros_like(table[:1]), table[1:]])
 
 
 def export_hf_safetensors(model: keras.Model, path: str) -> str:

@@ -206,7 +206,7 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     expected = keras_outputs(model, fidelity_examples, postprocess)
     with tempfile.TemporaryDirectory() as scratch:
         source = _save(model, output_dir, seq_length, batch_size, fold, tokenizer, postprocess,
-                       dynamic_length, scratch, log)
+                       dynamic_length, scratch if precisions else None, log)
         return _write_checked_tflite(source, output_dir, precisions, calibration,
                                      fidelity_examples, expected, num_threads,
                                      runtime.attach if runtime else None, log)
@@ -240,17 +240,21 @@ def _check_precisions(precisions, calibration: list[dict] | None,
 
 
 def _save(model: keras.Model, output_dir: str, seq_length: int, batch_size: int, fold: bool,
-          tokenizer, postprocess, dynamic_length: bool, scratch: str, log) -> str:
+          tokenizer, postprocess, dynamic_length: bool, scratch: str | None,
+          log) -> str | None:
     """`saved_model/` (and an encoder's `preprocessing/` when there is a tokenizer); returns
     the SavedModel to convert to `.tflite`. A task model's `saved_model/` is that one. An
     encoder's is the TF-Hub reusable encoder (`signature.save_encoder_saved_model`: the
-    trainable Keras graph, not the folded one), so its conversion source goes to `scratch`."""
+    trainable Keras graph, not the folded one), so its conversion source goes to `scratch`
+    (None: no `.tflite` wanted, no source)."""
     tf.io.gfile.makedirs(output_dir)
     saved_model_dir = tf.io.gfile.join(output_dir, "saved_model")
     encoder = getattr(model, "encoder", model)
-    source = tflite.save_saved_model(
-        model, saved_model_dir if model is not encoder else os.path.join(scratch, "tflite"),
-        batch_size, seq_length, fold, tokenizer, postprocess, dynamic_length)
+    source = None  # an encoder exported with no precision needs no conversion source
+    if model is not encoder or scratch is not None:
+        source = tflite.save_saved_model(
+            model, saved_model_dir if model is not encoder else os.path.join(scratch, "tflite"),
+            batch_size, seq_length, fold, tokenizer, postprocess, dynamic_length)
     if model is encoder:
         save_encoder_saved_model(encoder, saved_model_dir, batch_size,
                                  None if dynamic_length else seq_length)

@@ -13,7 +13,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mobilebert_tf import MobileBertPretrainer, build_encoder
-from mobilebert_tf.convert import hf_directory, importer
+from mobilebert_tf.convert import hf_directory, importer, tf1_directory
 from mobilebert_tf.data.tokenizer import BertInputTokenizer
 from mobilebert_tf.data.vocab import default_vocab_file
 from mobilebert_tf.errors import InputError
@@ -96,6 +96,22 @@ def test_hf_directory_runs_in_transformers_as_ours(student, tmp_path):
         np.testing.assert_array_equal(mine, again, err_msg=mine.name)
 
 
+def test_authors_tf1_directory_round_trips_but_for_the_zeroed_pad_row(student, tmp_path):
+    model, _, vocab_file = student
+    files = tf1_directory.write_tf1_directory(model, vocab_file, str(tmp_path / "tf1"))
+    settings = json.loads((tmp_path / "tf1" / "bert_config.json").read_text())
+    assert (settings["num_hidden_layers"], settings["vocab_size"]) == (2, VOCAB)
+    assert settings["key_query_shared_bottleneck"] and settings["normalization_type"] == "no_norm"
+    back, report = importer.load_checkpoint("tf1", files[tf1_directory.CHECKPOINT],
+                                            model.encoder.config, with_heads=True)
+    assert not report.missing and not any(report.unused.values())
+    for mine, again in zip(model.weights, back.weights):
+        if "word_embeddings" in mine.name:  # the authors' runtime reads row 0 at padding
+            assert not np.asarray(again)[0].any()
+            mine, again = np.asarray(mine)[1:], np.asarray(again)[1:]
+        np.testing.assert_array_equal(mine, again, err_msg=getattr(mine, "name", "words"))
+
+
 def test_tflite_export_needs_no_preset(student, tmp_path):
     _, run_dir, _ = student
     out = tmp_path / "tflite"
@@ -110,17 +126,16 @@ def test_bad_inputs_are_one_line_before_any_work(student, tmp_path):
     out = tmp_path / "refused"
     common = ["--source_format=ours", "--target_format=hf", f"--source={run_dir}",
               f"--output_dir={out}"]
-    for args, message in [
-            ([f"--vocab_file={default_vocab_file()}"],
-             f"has 30522 tokens but the model has vocab_size={VOCAB}"),
-            ([f"--vocab_file={vocab_file}", "--preset=mobilebert_mini"],
-             "--preset 'mobilebert_mini' contradicts the model config stored with --source .*"
-             "vocab_size: stored 1000, given 30522; num_layers: stored 2, given 4")]:
-        result = run_module(CONVERT, common + args, check=False)
-        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
-        line = result.stderr.strip().splitlines()[-1]  # after TensorFlow's start-up line, if any
-        assert line.startswith("convert_checkpoint.py: error: ") and re.search(message, line)
+    result = run_module(CONVERT, common + [f"--vocab_file={vocab_file}",
+                                           "--preset=mobilebert_mini"], check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    line = result.stderr.strip().splitlines()[-1]  # after TensorFlow's start-up line, if any
+    assert line.startswith("convert_checkpoint.py: error: ") and re.search(
+        "--preset 'mobilebert_mini' contradicts the model config stored with --source .*"
+        "vocab_size: stored 1000, given 30522; num_layers: stored 2, given 4", line), line
     assert not out.exists()
+    with pytest.raises(InputError, match=f"has 30522 tokens but the model has vocab_size={VOCAB}"):
+        hf_directory.check_vocab(default_vocab_file(), model.encoder.config)
     reordered = tmp_path / "pad_last.txt"
     with open(vocab_file, encoding="utf-8") as f:
         tokens = f.read().splitlines()

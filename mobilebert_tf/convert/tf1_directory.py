@@ -1,0 +1,63 @@
+"""A directory in the authors' TF1 format (google-research `mobilebert/`) of our pretrainer:
+`mobilebert_variables.ckpt.*` under their variable names, `bert_config.json` with their config
+fields, and `vocab.txt`, as their published checkpoints come.
+
+As in our Hugging Face directories, the word table's `[PAD]` row (id 0) is written as zeros, so
+that their 3-gram window sees past the last real token what ours sees (zeros) and their hidden
+states at real tokens of a padded batch are ours. Their MLM output layer is tied to that table,
+so unlike the HF directory the `[PAD]` logit cannot stay exact: it loses the row's dot product
+(a logit no MLM target ever asks for).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from mobilebert_tf import fileio
+from mobilebert_tf.config import MobileBertConfig
+from mobilebert_tf.convert import exporter
+from mobilebert_tf.convert.hf_directory import check_vocab
+from mobilebert_tf.errors import InputError
+from mobilebert_tf.models import MobileBertPretrainer
+
+CHECKPOINT = "mobilebert_variables.ckpt"
+WORD_TABLE = "bert/embeddings/word_embeddings"
+
+
+def tf1_config(config: MobileBertConfig) -> dict:
+    """The authors' `bert_config.json` of our `config`."""
+    if not config.use_bottleneck:
+        raise InputError("The authors' TF1 format is MobileBERT's (use_bottleneck=True); a "
+                         "plain BERT config has no such checkpoint.")
+    return {
+        "attention_probs_dropout_prob": config.attention_dropout,
+        "hidden_act": config.activation, "hidden_dropout_prob": config.hidden_dropout,
+        "hidden_size": config.hidden_size, "initializer_range": config.initializer_range,
+        "intermediate_size": config.intermediate_size,
+        "max_position_embeddings": config.max_position, "num_attention_heads": config.num_heads,
+        "num_hidden_layers": config.num_layers, "type_vocab_size": config.type_vocab_size,
+        "vocab_size": config.vocab_size, "embedding_size": config.embedding_size,
+        "trigram_input": config.use_trigram, "use_bottleneck": config.use_bottleneck,
+        "intra_bottleneck_size": config.intra_size,
+        "use_bottleneck_attention": config.qkv_source == "bottleneck",
+        "key_query_shared_bottleneck": config.qkv_source == "shared_bottleneck",
+        "num_feedforward_networks": config.num_ffn, "normalization_type": config.norm,
+        "classifier_activation": config.use_pooler,
+    }
+
+
+def write_tf1_directory(model: MobileBertPretrainer, vocab_file: str, output_dir: str) -> dict:
+    """`model` with the vocab of `vocab_file` in the authors' format in `output_dir` (any
+    filesystem); returns `{file name: path}` (the checkpoint by its prefix)."""
+    config = model.encoder.config
+    vocab = check_vocab(vocab_file, config)
+    settings = tf1_config(config)
+    arrays = exporter.foreign_arrays(model, "tf1")
+    arrays[WORD_TABLE] = exporter.zeroed_pad_row(arrays[WORD_TABLE])
+    tf.io.gfile.makedirs(output_dir)
+    join = lambda name: tf.io.gfile.join(output_dir, name)  # noqa: E731
+    return {
+        CHECKPOINT: exporter.write_tf1_checkpoint(arrays, join(CHECKPOINT)),
+        "bert_config.json": fileio.write_json(join("bert_config.json"), settings),
+        "vocab.txt": fileio.write_text(join("vocab.txt"), "\n".join(vocab.tokens) + "\n"),
+    }
