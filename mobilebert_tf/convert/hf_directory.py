@@ -48,27 +48,31 @@ def hf_config(config: MobileBertConfig, vocab: Vocab) -> dict:
         raise InputError(f"transformers' MobileBERT has no attention on the {config.hidden_size}"
                          f"-wide block input beside a {config.intra_size}-wide bottleneck "
                          "(qkv_source='block_input', the IB-BERT teacher); export a student.")
+    return {"architectures": ["MobileBertForPreTraining"], "model_type": "mobilebert",
+            **bert_config_fields(config),
+            "true_hidden_size": config.intra_size if config.use_bottleneck else config.hidden_size,
+            "layer_norm_eps": config.layer_norm_epsilon, "pad_token_id": PAD_ID,
+            # The decoder keeps the [PAD] row the input table drops.
+            "tie_word_embeddings": False, "do_lower_case": vocab.lower_case}
+
+
+def bert_config_fields(config: MobileBertConfig) -> dict:
+    """Our `config` in the authors' `bert_config.json` fields (which transformers'
+    `MobileBertConfig` kept)."""
     return {
-        "architectures": ["MobileBertForPreTraining"], "model_type": "mobilebert",
-        "vocab_size": config.vocab_size, "embedding_size": config.embedding_size,
-        "hidden_size": config.hidden_size, "true_hidden_size": (
-            config.intra_size if config.use_bottleneck else config.hidden_size),
-        "intra_bottleneck_size": config.intra_size,
-        "num_hidden_layers": config.num_layers, "num_attention_heads": config.num_heads,
-        "intermediate_size": config.intermediate_size,
-        "num_feedforward_networks": config.num_ffn, "hidden_act": config.activation,
-        "hidden_dropout_prob": config.hidden_dropout,
         "attention_probs_dropout_prob": config.attention_dropout,
-        "max_position_embeddings": config.max_position,
-        "type_vocab_size": config.type_vocab_size,
-        "initializer_range": config.initializer_range,
-        "layer_norm_eps": config.layer_norm_epsilon, "pad_token_id": PAD_ID,
+        "hidden_act": config.activation, "hidden_dropout_prob": config.hidden_dropout,
+        "hidden_size": config.hidden_size, "initializer_range": config.initializer_range,
+        "intermediate_size": config.intermediate_size,
+        "max_position_embeddings": config.max_position, "num_attention_heads": config.num_heads,
+        "num_hidden_layers": config.num_layers, "type_vocab_size": config.type_vocab_size,
+        "vocab_size": config.vocab_size, "embedding_size": config.embedding_size,
         "trigram_input": config.use_trigram, "use_bottleneck": config.use_bottleneck,
+        "intra_bottleneck_size": config.intra_size,
         "use_bottleneck_attention": config.qkv_source == "bottleneck",
         "key_query_shared_bottleneck": config.qkv_source == "shared_bottleneck",
-        "normalization_type": config.norm, "classifier_activation": config.use_pooler,
-        "tie_word_embeddings": False,  # the decoder keeps the [PAD] row the input table drops
-        "do_lower_case": vocab.lower_case,
+        "num_feedforward_networks": config.num_ffn, "normalization_type": config.norm,
+        "classifier_activation": config.use_pooler,
     }
 
 

@@ -16,7 +16,7 @@ import tensorflow as tf
 from mobilebert_tf import fileio
 from mobilebert_tf.config import MobileBertConfig
 from mobilebert_tf.convert import exporter
-from mobilebert_tf.convert.hf_directory import check_vocab
+from mobilebert_tf.convert.hf_directory import bert_config_fields, check_vocab
 from mobilebert_tf.errors import InputError
 from mobilebert_tf.models import MobileBertPretrainer
 
@@ -29,21 +29,7 @@ def tf1_config(config: MobileBertConfig) -> dict:
     if not config.use_bottleneck:
         raise InputError("The authors' TF1 format is MobileBERT's (use_bottleneck=True); a "
                          "plain BERT config has no such checkpoint.")
-    return {
-        "attention_probs_dropout_prob": config.attention_dropout,
-        "hidden_act": config.activation, "hidden_dropout_prob": config.hidden_dropout,
-        "hidden_size": config.hidden_size, "initializer_range": config.initializer_range,
-        "intermediate_size": config.intermediate_size,
-        "max_position_embeddings": config.max_position, "num_attention_heads": config.num_heads,
-        "num_hidden_layers": config.num_layers, "type_vocab_size": config.type_vocab_size,
-        "vocab_size": config.vocab_size, "embedding_size": config.embedding_size,
-        "trigram_input": config.use_trigram, "use_bottleneck": config.use_bottleneck,
-        "intra_bottleneck_size": config.intra_size,
-        "use_bottleneck_attention": config.qkv_source == "bottleneck",
-        "key_query_shared_bottleneck": config.qkv_source == "shared_bottleneck",
-        "num_feedforward_networks": config.num_ffn, "normalization_type": config.norm,
-        "classifier_activation": config.use_pooler,
-    }
+    return bert_config_fields(config)
 
 
 def write_tf1_directory(model: MobileBertPretrainer, vocab_file: str, output_dir: str) -> dict:
