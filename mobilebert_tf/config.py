@@ -187,8 +187,20 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
                              f"MobileBertConfig field ({sorted(types)}).")
         kind = types[key]
         try:
-            overrides[key] = (value.lower() in ("1", "true", "yes") if kind is bool
-                              else kind(value))
+            overrides[key] = _parse_bool(value) if kind is bool else kind(value)
         except ValueError:
-            raise ValueError(f"Bad override {pair!r}: {key} takes a {kind.__name__}.") from None
+            takes = {bool: "true/false/1/0/yes/no", int: "an integer", float: "a number"}.get(
+                kind, f"a {kind.__name__}")
+            raise ValueError(f"Bad override {pair!r}: {key} takes {takes}.") from None
     return overrides
+
+
+_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _parse_bool(value: str) -> bool:
+    """Exactly true/false/1/0/yes/no (any case): `ture` is an error, not False."""
+    try:
+        return _BOOLS[value.lower()]
+    except KeyError:
+        raise ValueError(value) from None

@@ -1,5 +1,9 @@
 """`InputError`: bad input a user can fix (a setting, a file, a path), found before any work;
-`MissingInputError` when the file or checkpoint is not there; `check` raises the first."""
+`MissingInputError` when the file or checkpoint is not there; `check` raises the first.
+`Stopped`: a run that stopped on SIGTERM, its work saved."""
+
+
+USAGE_EXIT_CODE = 2  # of every command, for an input error
 
 
 class InputError(ValueError):
@@ -16,3 +20,10 @@ def check(condition: bool, field: str, value, requirement: str) -> None:
     `condition`: how the job configs validate their fields."""
     if not condition:
         raise InputError(f"{field} must be {requirement}; got {field}={value!r}.")
+
+
+class Stopped(Exception):
+    """A run stopped on request (SIGTERM) after saving what it had: not a failure of its
+    input. The message says where it stopped and how to resume."""
+
+    exit_code = 143  # 128 + SIGTERM, what a shell reports for a terminated process

@@ -42,8 +42,43 @@ def write_model_config(directory: str, config: MobileBertConfig,
     """`config` as `<directory>/model_config.json` (and `run`, when given, as
     `run_config.json`); returns the model config's path."""
     if run is not None:
-        fileio.write_json(tf.io.gfile.join(directory, RUN_CONFIG), _jsonable(run))
+        write_run_config(directory, run)
     return fileio.write_json(tf.io.gfile.join(directory, MODEL_CONFIG), config.to_dict())
+
+
+def write_run_config(directory: str, run: Mapping[str, Any]) -> str:
+    """`run` (its "mode" names what owns `directory`: `check_owner`) as
+    `<directory>/run_config.json`; returns its path."""
+    return fileio.write_json(tf.io.gfile.join(directory, RUN_CONFIG), _jsonable(run))
+
+
+def check_owner(directory: str, owner: Mapping[str, Any], flag: str,
+                outputs_only: bool = False) -> None:
+    """Refuse to write into `directory` (given by `flag`) when an earlier run of another kind
+    wrote it: its `run_config.json` differs from `owner` (e.g. `{"mode": "finetune", "task":
+    "mrpc"}`) in any of `owner`'s fields. With `outputs_only` (commands that write outputs, not
+    resumable runs), a non-empty directory without a `run_config.json` is refused too. Called
+    before anything is restored or written, so a refused run changes nothing.
+
+    Raises:
+        InputError: naming the directory, its run config and every differing field.
+    """
+    path = tf.io.gfile.join(directory, RUN_CONFIG)
+    if tf.io.gfile.exists(path):
+        try:
+            stored = fileio.read_json(path)
+        except ValueError as e:
+            raise InputError(f"Bad run config {path!r}: {e}") from None
+        differing = {k: v for k, v in owner.items() if stored.get(k) != v}
+        if not differing:
+            return
+        fields = "; ".join(f"{k}: stored {stored.get(k)!r}, this run {v!r}"
+                           for k, v in differing.items())
+        raise InputError(f"{flag} {directory!r} belongs to another run ({path}): {fields}. "
+                         f"Use a fresh {flag}.")
+    if outputs_only and tf.io.gfile.isdir(directory) and tf.io.gfile.listdir(directory):
+        raise InputError(f"{flag} {directory!r} is not empty and was not written by this "
+                         f"command (no {RUN_CONFIG}): use a fresh {flag}.")
 
 
 def read_model_config(checkpoint: str) -> MobileBertConfig | None:

@@ -47,15 +47,18 @@ def tfmg_mobilebert_encoder(config, **kwargs):
         classifier_activation=config.use_pooler, **kwargs)
 
 
-def run_module(module: str, args, check: bool = True, timeout: int = 600):
-    """Run `python -m module args...` from the repository in a subprocess (CPU only);
-    returns the CompletedProcess, raising with its output's tail if `check` and it failed."""
+def run_module(module: str, args, check: bool = True, timeout: int = 600,
+               env: dict | None = None):
+    """Run `python -m module args...` from the repository in a subprocess (CPU only, with the
+    variables `env` added); returns the CompletedProcess, raising with its output's tail if
+    `check` and it failed."""
     import os
     import subprocess
     import sys
 
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=repo, CUDA_VISIBLE_DEVICES="")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=repo, CUDA_VISIBLE_DEVICES="",
+               **(env or {}))
     result = subprocess.run([sys.executable, "-m", module, *args], cwd=repo, env=env,
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:

@@ -35,18 +35,19 @@ flags.DEFINE_string("model", None, "--real_text: a .keras classifier (default: a
 flags.DEFINE_string("vocab_file", None, "--real_text: the model's vocab.txt (default: BERT "
                     "uncased).")
 flags.DEFINE_integer("num_texts", 0, "--real_text: dev texts to time, spread over the split "
-                     "(0: all).")
+                     "(0: all).", lower_bound=0)
 flags.DEFINE_list("buckets", ["16", "32", "64", "128"], "--real_text: lengths of the "
                   "bucketed interpreters (the adaptive file resized once per bucket).")
-flags.DEFINE_integer("num_calibration", 100, "--real_text: train texts calibrating int8.")
+flags.DEFINE_integer("num_calibration", 100, "--real_text: train texts calibrating int8.",
+                     lower_bound=1)
 flags.DEFINE_string("preset", "mobilebert", "Our preset for --reference and --real_text.")
 flags.DEFINE_list("precisions", ["float32", "dynamic_int8", "int8"],
                   "Precisions for --reference and --real_text.")
 flags.DEFINE_integer("seq_length", 128, "Sequence length for --reference and the fixed files "
-                     "of --real_text.")
-flags.DEFINE_integer("num_threads", 2, "Interpreter threads (XNNPACK).")
-flags.DEFINE_integer("warmup", 3, "Untimed rounds (--real_text: texts) first.")
-flags.DEFINE_integer("rounds", 15, "Timed rounds; each runs every model once.")
+                     "of --real_text.", lower_bound=1)
+flags.DEFINE_integer("num_threads", 2, "Interpreter threads (XNNPACK).", lower_bound=1)
+flags.DEFINE_integer("warmup", 3, "Untimed rounds (--real_text: texts) first.", lower_bound=0)
+flags.DEFINE_integer("rounds", 15, "Timed rounds; each runs every model once.", lower_bound=1)
 flags.DEFINE_string("output_dir", None, "Where to write latency.json, latency.png and the "
                     "converted models (--real_text: real_text.json, real_text.png).")
 FLAGS = flags.FLAGS

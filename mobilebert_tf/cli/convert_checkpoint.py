@@ -91,13 +91,17 @@ def main(argv):
 def _export(target_format: str, source: str, preset, overrides: dict, vocab_file: str,
             output_dir: str) -> None:
     """Our checkpoint `source` as a directory of `target_format` ("hf" or "tf1")."""
+    import tensorflow as tf
+
     from mobilebert_tf import fileio
     from mobilebert_tf.convert import hf_directory, tf1_directory
     from mobilebert_tf.convert.hf_directory import check_vocab
     from mobilebert_tf.export import loading
-    from mobilebert_tf.stored_config import resolve_model_config
+    from mobilebert_tf.stored_config import check_owner, resolve_model_config, write_run_config
 
     # Every input is checked before the model is built.
+    owner = {"mode": f"convert_to_{target_format}"}
+    check_owner(output_dir, owner, "--output_dir", outputs_only=True)
     fileio.checkpoint_prefix(source, "source")
     config = resolve_model_config(source, preset, overrides, "--source", "--preset",
                                   "--config_override")
@@ -115,6 +119,9 @@ def _export(target_format: str, source: str, preset, overrides: dict, vocab_file
     write, what = ((hf_directory.write_hf_directory, "a Hugging Face directory")
                    if target_format == "hf" else
                    (tf1_directory.write_tf1_directory, "the authors' TF1 format"))
+    # Owned before the first file is written, so a failed conversion can be rerun into it.
+    tf.io.gfile.makedirs(output_dir)
+    write_run_config(output_dir, {**owner, "source": source, "vocab_file": vocab_file})
     files = write(model, vocab_file, output_dir)
     print(f"Wrote {what} ({', '.join(files)}) to {output_dir}.")
 

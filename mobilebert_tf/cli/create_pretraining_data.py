@@ -56,7 +56,7 @@ def define_flags():
                        "documents (random next sentences come from the same bucket).")
     flags.DEFINE_integer("num_shards", None, "Output files [one per ~128 MB of records].")
     flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes of the local "
-                         "runner (without a --runner after --).")
+                         "runner (without a --runner after --).", lower_bound=1)
     flags.DEFINE_bool("overwrite", False, "Replace existing shards.")
     flags.mark_flags_as_required(["input_file", "output_dir"])
 
@@ -97,7 +97,7 @@ def run_cli():
     """The `mobilebert-create-pretraining-data` command."""
     from mobilebert_tf import cli
     define_flags()
-    cli.run(main, __name__)
+    cli.run(main, __name__, takes_arguments=True)
 
 
 if __name__ == "__main__":

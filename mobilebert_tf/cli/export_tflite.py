@@ -33,15 +33,17 @@ flags.DEFINE_string("preset", None, "The preset the checkpoint was trained with 
 flags.DEFINE_list("overrides", None, "Config overrides of --preset (checkpoints without a "
                   "model_config.json), e.g. num_layers=2,vocab_size=7653.")
 flags.DEFINE_enum("head", "encoder", loading.HEADS, "What to export from the checkpoint.")
-flags.DEFINE_integer("num_classes", 2, "Classifier labels (head=classifier).")
+flags.DEFINE_integer("num_classes", 2, "Classifier labels (head=classifier).", lower_bound=2)
 flags.DEFINE_string("output_dir", None, "Where to write saved_model/ and *.tflite.")
 flags.DEFINE_list("precisions", list(tflite.PRECISIONS), "Precisions to write.")
 flags.DEFINE_integer("seq_length", None, "Fixed sequence length of the exported signature "
-                     "[128; 384 for a SQuAD model, the length BertQuestionAnswerer runs].")
+                     "[128; 384 for a SQuAD model, the length BertQuestionAnswerer runs].",
+                     lower_bound=1)
 flags.DEFINE_bool("dynamic_length", False, "Export a [batch_size, -1] signature that the "
                   "runtime resizes to each input's real length (fast on short texts; needs "
                   "--fold); --seq_length is then the length calibration examples are padded to.")
-flags.DEFINE_integer("batch_size", 1, "Fixed batch size of the exported signature.")
+flags.DEFINE_integer("batch_size", 1, "Fixed batch size of the exported signature.",
+                     lower_bound=1)
 flags.DEFINE_string("calibration_records", None,
                     "BERT-format TFRecords (input_ids, input_mask, segment_ids) for int8 "
                     "calibration and the fidelity check.")
@@ -64,9 +66,10 @@ flags.DEFINE_string("labels_file", None, "A classifier's label names, one per li
 flags.DEFINE_string("data_dir", None, "GLUE/SQuAD files of --calibration_task.")
 flags.DEFINE_bool("use_tfds", False, "Read --calibration_task through tensorflow-datasets.")
 flags.DEFINE_integer("num_calibration", 100, "Calibration examples for full int8 (the "
-                     "authors' code: 100).")
-flags.DEFINE_integer("num_fidelity", 16, "Examples for the fidelity check.")
-flags.DEFINE_integer("num_threads", 2, "Interpreter threads for the fidelity check.")
+                     "authors' code: 100).", lower_bound=1)
+flags.DEFINE_integer("num_fidelity", 16, "Examples for the fidelity check.", lower_bound=1)
+flags.DEFINE_integer("num_threads", 2, "Interpreter threads for the fidelity check.",
+                     lower_bound=1)
 flags.DEFINE_bool("fold", True, "Export the folded graph (NoNorms folded into dense layers, "
                   "dense layers that read one input merged); else the Keras graph as is.")
 flags.mark_flag_as_required("output_dir")
@@ -104,6 +107,9 @@ def main(argv):
         calibration, fidelity_examples = _examples(model, seq_length)
     except ValueError as e:  # unknown task, missing data, vocab mismatch, labels
         raise app.UsageError(str(e)) from None
+    # Owned before the first file is written, so a failed export can be rerun into it.
+    write_run_config(FLAGS.output_dir, {**loading.EXPORT_OWNER, "model": FLAGS.model,
+                                        "checkpoint": FLAGS.checkpoint, "head": FLAGS.head})
     exporter.export(model, FLAGS.output_dir, FLAGS.precisions, seq_length,
                     FLAGS.batch_size, calibration, fidelity_examples, FLAGS.num_threads,
                     FLAGS.fold, tokenizer=tokenizer, runtime_metadata=FLAGS.runtime_metadata,

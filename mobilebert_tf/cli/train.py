@@ -49,7 +49,9 @@ flags.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy; mu
                   "reads the cluster from TF_CONFIG.")
 flags.DEFINE_string("tpu", None, "TPU name or grpc:// address (--strategy tpu).")
 flags.DEFINE_integer("num_cpu_devices", 1, "Split the CPU into this many logical devices "
-                     "(to exercise --strategy mirrored on one CPU).")
+                     "(to exercise --strategy mirrored on one CPU).", lower_bound=1)
+flags.DEFINE_integer("cluster_timeout", 300, "Seconds to wait for the TPU or for every worker "
+                     "of TF_CONFIG to come up before failing.", lower_bound=1)
 flags.DEFINE_bool("deterministic", False, "Deterministic ops (reproducible on CPU).")
 # Every mode. None: the config's default (given in brackets; fine-tuning: the task's).
 flags.DEFINE_string("model_dir", None, "Checkpoints, summaries, outputs.", required=True)
@@ -74,7 +76,10 @@ flags.DEFINE_integer("log_every", None, "Steps between log lines [100].")
 flags.DEFINE_bool("progress_bar", None, "Show a progress bar on stderr and write the log "
                   "lines to <model_dir>/train.log instead [false].")
 flags.DEFINE_integer("seed", None, "Seed of initialization, data order and dropout [0].")
-flags.DEFINE_integer("debug_exit_after_steps", None, "Test aid: SIGKILL after this step.")
+flags.DEFINE_integer("debug_exit_after_steps", None, "Test aid: send --debug_exit_signal to "
+                     "this process after this step.")
+flags.DEFINE_enum("debug_exit_signal", None, ["KILL", "TERM"], "Test aid: the signal of "
+                  "--debug_exit_after_steps [KILL].")
 flags.DEFINE_integer("steps", None, "Training steps (teacher [1000]; fine-tuning: instead "
                      "of --num_train_epochs).")
 # Teacher and distill modes.
@@ -132,11 +137,12 @@ flags.DEFINE_float("null_score_diff_threshold", None, "SQuAD v2.0: predict no an
                    "the null score beats the best span by more than this [0].")
 FLAGS = flags.FLAGS
 
-RUN_FLAGS = ("mode", "strategy", "tpu", "num_cpu_devices", "deterministic")
+RUN_FLAGS = ("mode", "strategy", "tpu", "num_cpu_devices", "cluster_timeout", "deterministic")
 EVERY_MODE = RUN_FLAGS + ("mixed_precision",
     "model_dir", "preset", "overrides", "seq_length", "batch_size", "learning_rate",
     "warmup_steps", "weight_decay", "clip_norm", "jit_compile", "steps_per_loop",
-    "checkpoint_every", "log_every", "progress_bar", "seed", "debug_exit_after_steps")
+    "checkpoint_every", "log_every", "progress_bar", "seed", "debug_exit_after_steps",
+    "debug_exit_signal")
 RECORDS = ("train_files", "max_predictions", "optimizer", "per_replica_input",
            "files_per_window")
 MODE_FLAGS = {
@@ -213,7 +219,8 @@ def main(argv):
         # The config first: it uses no device, so a bad value is refused before a TPU or a
         # cluster is connected.
         config = {mode: cls for cls, mode in MODES.items()}[FLAGS.mode](**values)
-        strategy = run.make_strategy(FLAGS.strategy, FLAGS.tpu, FLAGS.num_cpu_devices)
+        strategy = run.make_strategy(FLAGS.strategy, FLAGS.tpu, FLAGS.num_cpu_devices,
+                                     FLAGS.cluster_timeout)
         if FLAGS.deterministic:
             import tensorflow as tf
             tf.config.experimental.enable_op_determinism()

@@ -3,8 +3,8 @@
 
 Writes to `output_dir`: `ckpt-1.*` (TF2 checkpoint of the model under `model`, and its
 encoder under `encoder`), `saved_model/` (the encoder, TF-Hub BERT signature),
-`model_config.json` (read by every consumer of the checkpoint), `run_config.json` and
-`import_report.json`; prints the report (every unused source variable and
+`model_config.json` (read by every consumer of the checkpoint), `run_config.json` (what owns
+the directory: another run's directory is refused) and `import_report.json`; prints the report (every unused source variable and
 every missing target weight). The SavedModel is checked against the Keras model on random ids.
 """
 
@@ -17,7 +17,7 @@ from mobilebert_tf import fileio
 from mobilebert_tf.config import get_preset
 from mobilebert_tf.convert import exporter, importer
 from mobilebert_tf.signature import encoder_inputs, save_encoder_saved_model
-from mobilebert_tf.stored_config import write_model_config
+from mobilebert_tf.stored_config import check_owner, write_model_config
 
 
 def convert(source_format: str, source: str, preset: str, output_dir: str,
@@ -33,17 +33,19 @@ def convert(source_format: str, source: str, preset: str, output_dir: str,
         overrides: Config fields that differ from the preset.
         log: Where the report and the result line go.
     """
+    check_owner(output_dir, {"mode": "convert"}, "--output_dir", outputs_only=True)
     config = get_preset(preset, **(overrides or {}))
     model, report = importer.load_checkpoint(source_format, source, config, with_heads)
     log(report.summary())
     tf.io.gfile.makedirs(output_dir)
-    encoder = model.encoder if with_heads else model
-    checkpoint = exporter.save_tf2_checkpoint(model, output_dir)
-    saved_model = save_encoder_saved_model(encoder, tf.io.gfile.join(output_dir, "saved_model"))
+    # Owned before the checkpoint is written, so a failed conversion can be rerun into it.
     write_model_config(output_dir, config, {"mode": "convert", "source_format": source_format,
                                             "source": source, "preset": preset,
                                             "overrides": overrides or {},
                                             "with_heads": with_heads})
+    encoder = model.encoder if with_heads else model
+    checkpoint = exporter.save_tf2_checkpoint(model, output_dir)
+    saved_model = save_encoder_saved_model(encoder, tf.io.gfile.join(output_dir, "saved_model"))
     fileio.write_text(tf.io.gfile.join(output_dir, "import_report.json"), report.to_json())
 
     inputs = encoder_inputs(2, min(16, config.max_position), config.vocab_size, lengths=None)

@@ -128,7 +128,11 @@ def read_glue_tsv(task: str | GlueTask, data_dir: str, split: str) -> list[TextE
         if has_label:
             value = fields[col[task.label]].strip()
             if task.is_regression:
-                label = float(value)
+                try:
+                    label = float(value)
+                except ValueError:
+                    raise InputError(f"{path}:{line_no}: score {value!r} is not a number.") \
+                        from None
             elif value in task.labels:
                 label = task.labels.index(value)
             else:

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import tensorflow as tf
-
 from absl import logging
 
 from mobilebert_tf.data import pretraining_records
@@ -139,8 +139,26 @@ def record_lengths(path: str) -> tuple[int, int | None]:
         missing += [n for n in pretraining_records.MASK_FEATURES if n not in masks]
     if missing:
         raise InputError(f"{path} lacks pretraining features {missing}.")
+    kinds = {n: "float_list" if n == "masked_lm_weights" else "int64_list"
+             for n in (*pretraining_records.UNMASKED_FEATURES, *masks)}
+    wrong = {n: features[n].WhichOneof("kind") for n, kind in kinds.items()
+             if features[n].WhichOneof("kind") != kind}
+    if wrong:
+        raise InputError(f"{path}: pretraining features of the wrong type {wrong} (expected "
+                         "int64_list, float_list for masked_lm_weights).")
     seq_length = len(features["input_ids"].int64_list.value)
     return seq_length, len(features["masked_lm_positions"].int64_list.value) if masks else None
+
+
+def unreadable_record_file(files: Sequence[str]) -> tuple[str, str] | None:
+    """`(path, TensorFlow's message)` of the first of `files` that does not read to its end (a
+    truncated or corrupt record), or None: run after a `DataLossError`, which names no file."""
+    for path in files:
+        try:
+            tf.data.TFRecordDataset([path]).reduce(np.int64(0), lambda count, _: count + 1)
+        except tf.errors.DataLossError as e:
+            return path, e.message
+    return None
 
 
 def check_record_shapes(files: Sequence[str], seq_length: int, max_predictions: int) -> bool:

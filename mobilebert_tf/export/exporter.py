@@ -186,6 +186,9 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
             length, before any work.
         fidelity.FidelityError: a precision misses its bounds (its file is kept, renamed
             `*.tflite.rejected`, for inspection).
+
+    Into a directory an earlier export wrote, the files it writes replace the earlier ones, and
+    the earlier `.tflite` files of precisions not in `precisions` are removed.
     Returns:
         `{precision: {"path", "bytes", "outputs": [fidelity.OutputReport as dicts]}}`.
     """
@@ -293,6 +296,18 @@ def _write_checked_tflite(saved_model_dir: str, output_dir: str, precisions, cal
                       {"tolerances": {p: fidelity.TOLERANCES[p] for p in precisions},
                        "lengths": [int(e["input_mask"].shape[1]) for e in examples],
                        "results": results})
+    _remove_other_precisions(output_dir, precisions)
     if failures:
         raise fidelity.FidelityError(" | ".join(failures))
     return results
+
+
+def _remove_other_precisions(output_dir: str, precisions) -> None:
+    """Remove `.tflite` files an earlier export into `output_dir` wrote for precisions this
+    one did not (after this one wrote its own), so the directory holds one export whose
+    `fidelity.json` covers every file in it."""
+    for precision in set(tflite.PRECISIONS) - set(precisions):
+        for suffix in ("", ".rejected"):
+            path = tf.io.gfile.join(output_dir, f"model_{precision}.tflite{suffix}")
+            if tf.io.gfile.exists(path):
+                tf.io.gfile.remove(path)

@@ -12,7 +12,7 @@ from mobilebert_tf.config import MobileBertConfig, get_preset
 from mobilebert_tf.encoder import build_encoder
 from mobilebert_tf.errors import MissingInputError
 from mobilebert_tf.models import MobileBertClassifier, MobileBertPretrainer, MobileBertSpanLabeler
-from mobilebert_tf.stored_config import resolve_model_config
+from mobilebert_tf.stored_config import check_owner, resolve_model_config
 from mobilebert_tf.training.loop import restore_model
 
 HEADS = ("encoder", "classifier", "squad")  # what `.tflite` export takes
@@ -37,18 +37,23 @@ def build_model(config: str | MobileBertConfig, head: str, num_classes: int = 2)
     return model
 
 
+EXPORT_OWNER = {"mode": "export"}  # the run config an export writes (`check_owner`)
+
+
 def check_inputs(model_path: str | None = None, checkpoint: str | None = None,
                  preset: str | None = None, vocab_file: str | None = None,
                  data_dir: str | None = None, calibration_records: str | None = None,
                  output_dir: str | None = None,
                  overrides: dict | None = None) -> MobileBertConfig | None:
     """Refuse bad export inputs before anything is built, naming the `export_tflite` flag
-    and its value; `output_dir` is created (so a missing bucket fails here too). Returns the
-    checkpoint's model config (None for `model_path`).
+    and its value; `output_dir` is created (so a missing bucket fails here too) unless another
+    command's or run's outputs are there (`EXPORT_OWNER`). Returns the checkpoint's model config
+    (None for `model_path`).
 
     Raises:
         FileNotFoundError: a missing file, directory or checkpoint.
-        ValueError: neither or both of `model_path` and `checkpoint`; a checkpoint without a
+        ValueError: neither or both of `model_path` and `checkpoint`; an `output_dir` that is
+            not empty and was not written by an export; a checkpoint without a
             stored config and no `preset`, or a `preset`/`overrides` contradicting it.
         OSError: `output_dir` cannot be created.
     """
@@ -73,6 +78,7 @@ def check_inputs(model_path: str | None = None, checkpoint: str | None = None,
         raise FileNotFoundError(f"--calibration_records {calibration_records!r} matches no "
                                 "file.")
     if output_dir is not None:
+        check_owner(output_dir, EXPORT_OWNER, "--output_dir", outputs_only=True)
         try:
             tf.io.gfile.makedirs(output_dir)
         except tf.errors.OpError as e:

@@ -41,7 +41,8 @@ from mobilebert_tf.finetune.kinds import SampleSettings, SpanSettings, TaskKind,
 from mobilebert_tf.finetune.tasks import DataSource, get_task
 from mobilebert_tf.finetune.tracker import BestTracker, plot_history
 from mobilebert_tf.finetune.trainer import FinetuneTrainer, finetune_stage
-from mobilebert_tf.stored_config import read_model_config, resolve_model_config, write_model_config
+from mobilebert_tf.stored_config import (check_owner, read_model_config, resolve_model_config,
+                                         write_model_config)
 from mobilebert_tf.training import loop
 from mobilebert_tf.training.optimizer import create_optimizer, warmup_linear_decay
 
@@ -53,7 +54,8 @@ class FinetuneConfig:
 
     Args:
         task: a name from `mobilebert_tf.finetune.tasks.TASKS`.
-        model_dir: output directory; a run restarted on it resumes.
+        model_dir: output directory; a run restarted on it resumes; a run of another mode or
+            task (its `run_config.json`) is refused there.
         preset / overrides: the encoder config; None: the one stored in `model_dir` by an
             earlier run of it, else with `init_checkpoint` (needed for checkpoints without
             one), else "mobilebert" (random weights). Contradicting a stored config is an
@@ -83,7 +85,8 @@ class FinetuneConfig:
             null_score_diff_threshold: SQuAD windowing and answer selection.
         seed: initialization, data order, subsets and dropout masks.
         jit_compile: XLA for forward and backward.
-        exit_after_steps: test aid (SIGKILL after that step).
+        exit_after_steps / exit_signal: test aid (send the process "KILL" or "TERM" after
+            that step).
         progress: show a progress bar over the training steps.
     """
 
@@ -124,11 +127,14 @@ class FinetuneConfig:
     seed: int = 0
     jit_compile: bool = False
     exit_after_steps: int | None = None
+    exit_signal: str = "KILL"
     progress: bool = False
 
     def __post_init__(self):
         task = get_task(self.task)  # InputError naming the task and listing the known ones
         check(bool(self.model_dir), "model_dir", self.model_dir, "a directory")
+        check(self.exit_signal in loop.EXIT_SIGNALS, "exit_signal", self.exit_signal,
+              f"one of {loop.EXIT_SIGNALS}")
         check(self.text_normalization in NORMALIZATIONS, "text_normalization",
               self.text_normalization, f"one of {NORMALIZATIONS}")
         for name in ("checkpoint_every", "log_every", "doc_stride", "max_query_length",
@@ -153,6 +159,7 @@ class FinetuneConfig:
         check(0 <= self.dropout < 1, "dropout", self.dropout, "in [0, 1)")
         check(_is_int(self.seed), "seed", self.seed, "an integer")
         object.__setattr__(self, "overrides", dict(self.overrides))
+        check_owner(self.model_dir, {"mode": "finetune", "task": self.task}, "model_dir")
         # Read once: stored by an earlier run in model_dir, else with init_checkpoint.
         resumed = read_model_config(self.model_dir) is not None
         source, flag = ((self.model_dir, "model_dir") if resumed or not self.init_checkpoint
@@ -261,7 +268,7 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
                       strategy, config.model_dir, checkpoint_every=config.checkpoint_every,
                       log_every=config.log_every, steps_per_loop=config.steps_per_loop,
                       exit_after_steps=config.exit_after_steps,
-                      hooks=[loop.Every(schedule.eval_every, tracker.evaluate)],
+                      exit_signal=config.exit_signal, hooks=[loop.Every(schedule.eval_every, tracker.evaluate)],
                       progress=config.progress)
     logging.info("Training done: %s", {k: round(v, 5) for k, v in logs.items()})
     if not tracker.history:  # resumed a finished run that never evaluated

@@ -14,7 +14,7 @@ from mobilebert_tf.run.configs import DistillConfig, PretrainConfig
 
 # mobilebert-train flag -> config field, where the names differ (the one copy of the mapping).
 FIELDS = {"progress_bar": "progress", "debug_exit_after_steps": "exit_after_steps",
-          "num_train_epochs": "epochs"}
+          "debug_exit_signal": "exit_signal", "num_train_epochs": "epochs"}
 MODES = {PretrainConfig: "teacher", DistillConfig: "distill", FinetuneConfig: "finetune"}
 
 

@@ -9,13 +9,14 @@ value, before anything is read or built. Field names are the `tpu/train.py` flag
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Sequence
+from typing import ClassVar, Mapping, Sequence
 
 from mobilebert_tf.config import MobileBertConfig
 from mobilebert_tf.distillation.distiller import pair_layers
 from mobilebert_tf.distillation.schedule import STRATEGIES
 from mobilebert_tf.errors import InputError, check
-from mobilebert_tf.stored_config import resolve_model_config
+from mobilebert_tf.stored_config import check_owner, resolve_model_config
+from mobilebert_tf.training.loop import EXIT_SIGNALS
 
 OPTIMIZERS = ("lamb", "adamw")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -27,7 +28,8 @@ class RecordTrainingConfig:
 
     Args:
         model_dir: checkpoints, summaries and `train.log`; any TF filesystem URL. A run
-            restarted on it resumes at its step and data position.
+            restarted on it resumes at its step and data position; a run of another mode
+            (`MODE`, stored in its `run_config.json`) is refused there.
         train_files: comma-separated globs of pretraining TFRecords (any TF filesystem).
         preset / overrides: the trained model's config (`mobilebert_tf.config.PRESETS`;
             None: the config stored in `model_dir` by an earlier run of it, else
@@ -48,8 +50,11 @@ class RecordTrainingConfig:
             replica per worker).
         files_per_window: record files read in parallel by each input pipeline.
         progress: a progress bar on stderr.
-        exit_after_steps: test aid: SIGKILL the process after that step.
+        exit_after_steps / exit_signal: test aid: send the process "KILL" or "TERM" after
+            that step.
     """
+
+    MODE: ClassVar[str]  # each subclass's mode name
 
     model_dir: str
     train_files: str
@@ -73,6 +78,7 @@ class RecordTrainingConfig:
     files_per_window: int = 8
     progress: bool = False
     exit_after_steps: int | None = None
+    exit_signal: str = "KILL"
 
     def __post_init__(self):
         check(bool(self.model_dir), "model_dir", self.model_dir, "a directory")
@@ -85,6 +91,8 @@ class RecordTrainingConfig:
             value = getattr(self, name)
             check(value is None or isinstance(value, int) and value > 0, name, value,
                   "a positive integer or None")
+        check(self.exit_signal in EXIT_SIGNALS, "exit_signal", self.exit_signal,
+              f"one of {EXIT_SIGNALS}")
         check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"one of {OPTIMIZERS}")
         check(self.mixed_precision in PRECISIONS, "mixed_precision", self.mixed_precision,
               f"one of {PRECISIONS}")
@@ -93,6 +101,7 @@ class RecordTrainingConfig:
         check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
         check(self.clip_norm > 0, "clip_norm", self.clip_norm, "positive")
         object.__setattr__(self, "overrides", dict(self.overrides))
+        check_owner(self.model_dir, {"mode": self.MODE}, "model_dir")
         # Read once: the config stored in model_dir by an earlier run, else preset/overrides.
         object.__setattr__(self, "_model_config", resolve_model_config(
             self.model_dir, self.preset, self.overrides, "model_dir", "preset", "overrides",
@@ -122,6 +131,8 @@ class PretrainConfig(RecordTrainingConfig):
         steps: optimizer steps.
         dropout: train with the config's dropout.
     """
+
+    MODE: ClassVar[str] = "teacher"  # in run_config.json: who owns a model_dir
 
     steps: int = 1000
     dropout: bool = True
@@ -155,6 +166,8 @@ class DistillConfig(RecordTrainingConfig):
         feature_map_transfer / attention_transfer: the layer losses (ablations turn one off).
         alpha / temperature: PD: weight of the hard MLM loss, KD temperature.
     """
+
+    MODE: ClassVar[str] = "distill"
 
     teacher_checkpoint: str = ""
     teacher_preset: str | None = None

@@ -20,7 +20,8 @@ from absl import logging
 
 from mobilebert_tf import fileio
 from mobilebert_tf.data.pretraining_dataset import (check_record_shapes, list_record_files,
-                                                    pretraining_dataset, resume_start)
+                                                    pretraining_dataset, resume_start,
+                                                    unreadable_record_file)
 from mobilebert_tf.distillation import Distiller, copy_pretraining_weights, make_schedule
 from mobilebert_tf.encoder import build_encoder
 from mobilebert_tf.errors import InputError
@@ -96,10 +97,9 @@ def distill(config: DistillConfig, strategy: tf.distribute.Strategy | None = Non
 
 def _run_config(config: RecordTrainingConfig) -> dict:
     """`run_config.json`: the mode, every field, and the teacher's model config (distill)."""
-    mode = "distill" if isinstance(config, DistillConfig) else "teacher"
     extra = ({"teacher_model_config": config.teacher_config().to_dict()}
              if isinstance(config, DistillConfig) else {})
-    return {"mode": mode, **dataclasses.asdict(config), **extra}
+    return {"mode": config.MODE, **dataclasses.asdict(config), **extra}
 
 
 def _stages(make: Callable[[], list]) -> list:
@@ -171,11 +171,19 @@ def _train(config: RecordTrainingConfig, strategy: tf.distribute.Strategy | None
     options = (tf.distribute.InputOptions(
         experimental_replication_mode=tf.distribute.InputReplicationMode.PER_REPLICA)
         if config.per_replica_input else None)
-    with precision_policy(config.mixed_precision):
-        logs = loop.train(trainer, dataset_fn, strategy, config.model_dir,
-                          checkpoint_every=config.checkpoint_every,
-                          log_every=config.log_every, steps_per_loop=config.steps_per_loop,
-                          exit_after_steps=config.exit_after_steps, progress=config.progress,
-                          input_options=options, hooks=hooks(trainer) if hooks else ())
+    try:
+        with precision_policy(config.mixed_precision):
+            logs = loop.train(trainer, dataset_fn, strategy, config.model_dir,
+                              checkpoint_every=config.checkpoint_every,
+                              log_every=config.log_every, steps_per_loop=config.steps_per_loop,
+                              exit_after_steps=config.exit_after_steps,
+                              exit_signal=config.exit_signal, progress=config.progress,
+                              input_options=options, hooks=hooks(trainer) if hooks else ())
+    except tf.errors.DataLossError as e:  # TensorFlow's message names no file: find it
+        logging.info("A record does not read (%s); looking for its file.", e.message)
+        path, message = unreadable_record_file(files) or ("A file of train_files", e.message)
+        raise InputError(f"{path}: truncated or corrupt record ({message}). Stopped; the last "
+                         f"checkpoint in {config.model_dir} is kept: replace or leave out "
+                         "that file and run again.") from None
     logging.info("Done: %s", {k: round(v, 5) for k, v in logs.items()})
     return logs

@@ -8,10 +8,12 @@ checkpoints and hooks run between calls. Every path may be any TensorFlow filesy
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import signal
+import threading
 import time
 from typing import Callable, Sequence
 
@@ -22,6 +24,7 @@ from absl import logging
 
 from mobilebert_tf import fileio
 from mobilebert_tf.data.pretraining_dataset import POSITION_KEY
+from mobilebert_tf.errors import Stopped
 from mobilebert_tf.training.stage import stage_at, stage_ends
 from mobilebert_tf.training.trainer import StagedTrainer
 
@@ -153,12 +156,15 @@ def step_function(trainer: StagedTrainer, strategy: tf.distribute.Strategy):
     return run_steps
 
 
+EXIT_SIGNALS = ("KILL", "TERM")  # of the `exit_after_steps` test aid
+
+
 def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute.Strategy,
           model_dir: str, checkpoint_every: int = 1000, log_every: int = 100,
           steps_per_loop: int | None = None, max_to_keep: int = 3,
           exit_after_steps: int | None = None, hooks: Sequence[Every | AtStageEnds] = (),
-          progress: bool = False, input_options: tf.distribute.InputOptions | None = None
-          ) -> dict:
+          progress: bool = False, input_options: tf.distribute.InputOptions | None = None,
+          exit_signal: str = "KILL") -> dict:
     """Train `trainer` (compiled, built in `strategy.scope()`) through all its stages.
 
     Args:
@@ -171,7 +177,8 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
         steps_per_loop: Steps per host call (default: `default_steps_per_loop`). A loop also
             ends at every stage end, checkpoint, hook step and `exit_after_steps`, so those
             happen exactly where asked, whatever this is.
-        exit_after_steps: Test aid: SIGKILL this process after that many steps.
+        exit_after_steps: Test aid: send `exit_signal` ("KILL" or "TERM") to this process
+            after that many steps.
         hooks: `Every(steps, fn)` or `AtStageEnds(fn)`: `fn(step)` once that step's logs,
             summaries and checkpoint are written (fine-tuning evaluates here).
         progress: Show a progress bar (tqdm, on stderr) over all stages' steps.
@@ -183,6 +190,9 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
     Raises:
         FloatingPointError: a loss term is NaN or Inf; nothing of that host loop is saved,
             so the last checkpoint in `model_dir` is the last good one.
+        Stopped: SIGTERM arrived (a preempted VM, `kill`, a scheduler): the run stops after
+            the host loop under way, saved there (one process; a multi-worker run keeps its
+            last periodic checkpoint, as one worker cannot save alone).
     """
     stages = trainer.stages
     ends = stage_ends(stages)
@@ -223,56 +233,91 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
     periods = [checkpoint_every] + [hook.steps for hook in hooks if isinstance(hook, Every)]
     boundaries = ends + ([exit_after_steps] if exit_after_steps else [])
     stage_index, _ = stage_at(stages, resume.step)
-    while int(step) < last_step:
-        stage = stages[stage_index]
-        trainer.set_stage(stage_index)
-        run_steps = step_function(trainer, strategy)
-        logging.info("Stage %d/%d %r: %d steps from step %d.", stage_index + 1, len(stages),
-                     stage.name, ends[stage_index] - int(step), int(step))
-        while int(step) < ends[stage_index]:
-            start = int(step)
-            current = _loop_ends(start, steps_per_loop, boundaries, periods)
-            outputs, first_bad = run_steps(iterator, tf.constant(current - start))
-            logs = {k: v.numpy() for k, v in outputs.items()}
-            if int(first_bad) >= 0:
-                bad = {k: float(v) for k, v in logs.items()
-                       if k != POSITION_KEY and not math.isfinite(float(v))}
-                raise FloatingPointError(
-                    f"Non-finite loss at step {start + int(first_bad) + 1} (stage "
-                    f"{stage.name!r}): {bad or 'in an earlier step of the host loop'}. "
-                    f"Stopped without saving; last good checkpoint: "
-                    f"{manager.latest_checkpoint}.")
-            if POSITION_KEY in logs:
-                positions.assign(logs.pop(POSITION_KEY))
-            logs = {k: float(v) for k, v in logs.items()}
-            step.assign(current)
-            steps_timed += current - start
-            bar.update(current - start)
-            bar.set_postfix_str(f"{stage.name} loss {logs['loss']:.3f}", refresh=False)
-            with writer.as_default(step=current):
-                for name, value in logs.items():
-                    tf.summary.scalar(name if name == "learning_rate" else f"loss/{name}",
-                                      value)
-            if current // log_every > start // log_every or current == last_step:
-                rate = steps_timed / max(time.time() - t0, 1e-9)
-                logging.info("step %d/%d [%s] loss %.4f lr %.3g | %.2f steps/s, ETA %s",
-                             current, last_step, stage.name, logs["loss"],
-                             logs["learning_rate"], rate,
-                             _format_seconds((last_step - current) / max(rate, 1e-9)))
-            if current % checkpoint_every == 0 or current == last_step:
-                manager.save(checkpoint_number=current)
-                if not chief:
-                    tf.io.gfile.rmtree(save_dir)
-            for hook in hooks:
-                if hook.due(current, ends):
-                    hook.fn(current)
-            if exit_after_steps is not None and current >= exit_after_steps:
-                writer.flush()
-                os.kill(os.getpid(), signal.SIGKILL)
-        stage_index += 1
+    with _sigterm_requests() as stop:
+        while int(step) < last_step:
+            stage = stages[stage_index]
+            trainer.set_stage(stage_index)
+            run_steps = step_function(trainer, strategy)
+            logging.info("Stage %d/%d %r: %d steps from step %d.", stage_index + 1,
+                         len(stages), stage.name, ends[stage_index] - int(step), int(step))
+            while int(step) < ends[stage_index]:
+                start = int(step)
+                current = _loop_ends(start, steps_per_loop, boundaries, periods)
+                outputs, first_bad = run_steps(iterator, tf.constant(current - start))
+                logs = {k: v.numpy() for k, v in outputs.items()}
+                if int(first_bad) >= 0:
+                    bad = {k: float(v) for k, v in logs.items()
+                           if k != POSITION_KEY and not math.isfinite(float(v))}
+                    raise FloatingPointError(
+                        f"Non-finite loss at step {start + int(first_bad) + 1} (stage "
+                        f"{stage.name!r}): {bad or 'in an earlier step of the host loop'}. "
+                        f"Stopped without saving; last good checkpoint: "
+                        f"{manager.latest_checkpoint}.")
+                if POSITION_KEY in logs:
+                    positions.assign(logs.pop(POSITION_KEY))
+                logs = {k: float(v) for k, v in logs.items()}
+                step.assign(current)
+                steps_timed += current - start
+                bar.update(current - start)
+                bar.set_postfix_str(f"{stage.name} loss {logs['loss']:.3f}", refresh=False)
+                with writer.as_default(step=current):
+                    for name, value in logs.items():
+                        tf.summary.scalar(name if name == "learning_rate" else f"loss/{name}",
+                                          value)
+                if current // log_every > start // log_every or current == last_step:
+                    rate = steps_timed / max(time.time() - t0, 1e-9)
+                    logging.info("step %d/%d [%s] loss %.4f lr %.3g | %.2f steps/s, ETA %s",
+                                 current, last_step, stage.name, logs["loss"],
+                                 logs["learning_rate"], rate,
+                                 _format_seconds((last_step - current) / max(rate, 1e-9)))
+                saved = current % checkpoint_every == 0 or current == last_step
+                if saved:
+                    manager.save(checkpoint_number=current)
+                    if not chief:
+                        tf.io.gfile.rmtree(save_dir)
+                for hook in hooks:
+                    if hook.due(current, ends):
+                        hook.fn(current)
+                if exit_after_steps is not None and current >= exit_after_steps:
+                    writer.flush()
+                    os.kill(os.getpid(), getattr(signal, f"SIG{exit_signal}"))
+                if stop.requested:
+                    writer.flush()
+                    # A worker of a cluster cannot save alone (the save may all-reduce).
+                    if not saved and not isinstance(
+                            strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                        manager.save(checkpoint_number=current)
+                    raise Stopped(f"stopped by SIGTERM after step {current}; the latest "
+                                  f"checkpoint is {manager.latest_checkpoint}: run the same "
+                                  "command again to resume from it.")
+            stage_index += 1
     bar.close()
     writer.flush()
     return {**logs, "step": int(step)}
+
+
+class _StopRequest:
+    requested = False
+
+
+@contextlib.contextmanager
+def _sigterm_requests():
+    """While the block runs, SIGTERM sets `.requested` on what it yields instead of killing
+    the process (from the main thread only: Python runs signal handlers there)."""
+    stop = _StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def request(signum, frame):
+        del signum, frame
+        stop.requested = True
+
+    previous = signal.signal(signal.SIGTERM, request)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def restore_model(model, checkpoint_path: str) -> str:
@@ -284,5 +329,5 @@ def restore_model(model, checkpoint_path: str) -> str:
     return path
 
 
-__all__ = ["Every", "Resume", "create_optimizer_slots", "default_steps_per_loop", "is_chief",
+__all__ = ["EXIT_SIGNALS", "Every", "Resume", "create_optimizer_slots", "default_steps_per_loop", "is_chief",
            "make_checkpoint", "restore_model", "step_function", "train"]

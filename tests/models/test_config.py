@@ -3,6 +3,7 @@ import dataclasses
 import pytest
 
 from mobilebert_tf import PRESETS, MobileBertConfig, get_preset
+from mobilebert_tf.config import parse_overrides
 
 
 def test_paper_presets_have_the_papers_shapes():
@@ -68,3 +69,15 @@ def test_unknown_override_field_is_rejected():
 def test_dict_round_trip():
     config = get_preset("mobilebert_tiny_mini", num_layers=2)
     assert MobileBertConfig.from_dict(config.to_dict()) == config
+
+
+def test_overrides_parse_exactly_the_boolean_spellings():
+    for value, expected in [("true", True), ("YES", True), ("1", True), ("false", False),
+                            ("No", False), ("0", False)]:
+        assert parse_overrides([f"use_trigram={value}"]) == {"use_trigram": expected}
+    for value in ("ture", "", "2", "off"):
+        with pytest.raises(ValueError, match=f"'use_trigram={value}': use_trigram takes "
+                                             "true/false/1/0/yes/no"):
+            parse_overrides([f"use_trigram={value}"])
+    with pytest.raises(ValueError, match="num_layers takes an integer"):
+        parse_overrides(["num_layers=two"])

@@ -114,8 +114,54 @@ def test_teacher_distill_finetune_export_with_every_path_on_ram(bucket, teacher)
     output_dir = f"{bucket}/exported"
     examples = exporter.examples_from_task("sst2", "validation", vocab_file, 2, 1, SEQ,
                                            data_dir=f"{bucket}/glue/SST-2")
+    fileio.write_bytes(f"{output_dir}/model_int8.tflite", b"an earlier export's")
     exporter.export(loading.load_model(result.files["keras"]), output_dir, ["float32"], SEQ,
                     fidelity_examples=examples, log=lambda _: None,
                     tokenizer=BertInputTokenizer(vocab_file, seq_length=SEQ))
+    # The earlier export's int8 file is gone: fidelity.json covers every file there.
     assert sorted(tf.io.gfile.listdir(output_dir)) == [
         "fidelity.json", "model_float32.tflite", "saved_model"]
+
+    # Every other kind of run or command is refused in the fine-tuning run's directory before
+    # anything is read or written there.
+    finetuned = f"{bucket}/sst2"
+    before = _contents(finetuned)
+    with pytest.raises(InputError, match=f"model_dir '{finetuned}' belongs to another run "
+                                         r".*run_config.json\): task: stored 'sst2', this run "
+                                         "'mrpc'. Use a fresh model_dir"):
+        run.FinetuneConfig(task="mrpc", model_dir=finetuned, init_checkpoint=student.model_dir)
+    with pytest.raises(InputError, match="mode: stored 'finetune', this run 'distill'"):
+        distill_config(bucket, teacher, "sst2")
+    from mobilebert_tf.convert.convert_checkpoint import convert
+    with pytest.raises(InputError, match="mode: stored 'finetune', this run 'convert'"):
+        convert("hf", "ram://no-such-source", "mobilebert_mini", finetuned)
+    with pytest.raises(InputError, match="mode: stored 'finetune', this run 'export'"):
+        loading.check_inputs(checkpoint=finetuned, output_dir=finetuned)
+    assert _contents(finetuned) == before
+    with pytest.raises(InputError, match="is not empty and was not written by this command"):
+        loading.check_inputs(checkpoint=finetuned, output_dir=f"{bucket}/glue")
+
+
+def _contents(directory):
+    """`{path: bytes}` of every file under `directory`."""
+    return {f"{root}/{name}": tf.io.gfile.GFile(f"{root}/{name}", "rb").read()
+            for root, _, names in tf.io.gfile.walk(directory) for name in names}
+
+
+def test_a_truncated_record_names_its_file_and_keeps_the_checkpoint(bucket, teacher):
+    records = tf.io.gfile.GFile(f"{bucket}/records/train-1.tfrecord", "rb").read()
+    truncated = f"{bucket}/truncated/train-1.tfrecord"
+    with tf.io.gfile.GFile(truncated, "wb") as f:
+        f.write(records[:-40])  # the last record loses its end
+    resumed = f"{bucket}/teacher_copy"
+    for path, content in _contents(teacher.model_dir).items():
+        tf.io.gfile.makedirs(path.rpartition("/")[0].replace(teacher.model_dir, resumed))
+        with tf.io.gfile.GFile(path.replace(teacher.model_dir, resumed), "wb") as f:
+            f.write(content)
+    # Restored at step 4, then 12 steps of 8 records reach the end of the 96-record file.
+    config = dataclasses.replace(teacher, model_dir=resumed, train_files=truncated, steps=16,
+                                 checkpoint_every=100)
+    with pytest.raises(InputError, match=f"^{truncated}: truncated or corrupt record .*the "
+                                         f"last checkpoint in {resumed} is kept"):
+        run.pretrain(config)
+    assert tf.train.latest_checkpoint(resumed) == f"{resumed}/ckpt-4"

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mobilebert_tf.testing import run_module
 
 
 def checkpoint_values(model_dir, prefix="model/"):
@@ -72,18 +73,38 @@ def mirrored_teacher(teacher_args, train_runner, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_killed_teacher_run_with_dropout_resumes_to_the_same_weights(train_runner, teacher_args,
-                                                                     teacher_dir, tmp_path):
+def test_terminated_teacher_run_with_dropout_saves_and_resumes_to_the_same_weights(
+        train_runner, teacher_args, teacher_dir, tmp_path):
     args = [*teacher_args, "--steps", "6", "--checkpoint_every", "2"]
     model_dir = str(tmp_path / "resumed")
-    killed = train_runner([*args, "--model_dir", model_dir, "--debug_exit_after_steps", "3"],
-                          check=False)
-    assert killed.returncode == -9  # after step 3, last save at step 2
-    assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-2")
+    # SIGTERM (a preempted VM, a scheduler) after step 3: saved there, one line, status 143.
+    stopped = train_runner([*args, "--model_dir", model_dir, "--debug_exit_after_steps", "3",
+                            "--debug_exit_signal", "TERM"], check=False)
+    assert stopped.returncode == 143, stopped.stderr[-2000:]
+    assert stopped.stderr.rstrip().splitlines()[-1] == (
+        f"train.py: stopped by SIGTERM after step 3; the latest checkpoint is {model_dir}/"
+        "ckpt-3: run the same command again to resume from it.")
+    assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-3")
     resumed = train_runner([*args, "--model_dir", model_dir])
-    assert "at step 2" in resumed.stderr
-    # Steps 3-6 draw the same dropout masks as the uninterrupted run's (`teacher_dir`).
+    assert "at step 3" in resumed.stderr
+    # Steps 4-6 draw the same dropout masks as the uninterrupted run's (`teacher_dir`).
     assert_same_final_checkpoint(model_dir, teacher_dir, "ckpt-6")
+
+
+@pytest.mark.slow
+def test_a_worker_whose_peer_never_starts_fails_after_the_cluster_timeout(teacher_args,
+                                                                         tmp_path):
+    peer = f"localhost:{_free_ports(1)[0]}"
+    cluster = {"worker": [f"localhost:{_free_ports(1)[0]}", peer]}
+    result = run_module("tpu.train", [*teacher_args, "--model_dir", str(tmp_path / "alone"),
+                                      "--strategy", "multi_worker", "--cluster_timeout", "5"],
+                        check=False, env={"TF_CONFIG": json.dumps(
+                            {"cluster": cluster, "task": {"type": "worker", "index": 0}})})
+    assert result.returncode == -9, result.stderr[-2000:]  # killed by its watchdog
+    assert result.stderr.rstrip().splitlines()[-1] == (
+        f"train.py: error: the workers ['{peer}'] of TF_CONFIG did not all come up within 5 s "
+        "(--cluster_timeout).")
+    assert not tf.io.gfile.exists(str(tmp_path / "alone" / "ckpt-1.index"))
 
 
 @pytest.mark.slow
