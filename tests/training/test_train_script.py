@@ -25,19 +25,28 @@ def checkpoint_values(model_dir, prefix="model/"):
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_same_weights(train_runner, distill_args, reference_run,
-                                                tmp_path):
-    # Killed and resumed with 7 steps per host call against the reference's 1: host loops
-    # still end at every stage end (3, 6), checkpoint (2, 4, ...) and the exit step, so the
-    # weights are the same bit for bit either way.
-    model_dir, args = str(tmp_path / "resumed"), [*distill_args, "--steps_per_loop", "7"]
-    killed = train_runner([*args, "--model_dir", model_dir, "--debug_exit_after_steps", "5"],
-                          check=False)
+def test_killed_mirrored_distill_resumes_to_the_one_device_weights(train_runner, distill_args,
+                                                                   reference_run, tmp_path):
+    # Two replicas and 7 steps per host call, killed mid-stage 2 and resumed, against one
+    # device, 1 step per call, uninterrupted. Host loops still end at every stage end (3, 6),
+    # checkpoint (2, 4, ...) and the exit step.
+    model_dir = str(tmp_path / "mirrored")
+    args = [*distill_args, "--model_dir", model_dir, "--strategy", "mirrored",
+            "--num_cpu_devices", "2", "--steps_per_loop", "7"]
+    killed = train_runner([*args, "--debug_exit_after_steps", "5"], check=False)
     assert killed.returncode == -9  # SIGKILL mid-stage 2 (pkt_layer_1), last save at step 4
+    assert "MirroredStrategy with 2 replica(s); global batch 8" in killed.stderr
     assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-4")
-    resumed = train_runner([*args, "--model_dir", model_dir])
+    resumed = train_runner(args)
     assert "at step 4" in resumed.stderr and "'pkt_layer_1': 2 steps from step 4" in resumed.stderr
-    assert_same_final_checkpoint(model_dir, reference_run, "ckpt-10")
+    # Same global batch of 8, split 4 + 4. Losses are normalized by global counts, so the
+    # only difference is float summation order (per-replica partial sums, all-reduced): after
+    # 10 LAMB steps weights agree to 1e-4 relative to each tensor's scale: mostly to 1e-6, but
+    # an element whose gradient is a near-cancelling sum (the bias of a nearly dead ReLU unit,
+    # gradient ~1e-8) was seen at 4.5e-5. A resume at a wrong data position or stage would
+    # differ by ~1e-3 of the scale per step.
+    assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-10")
+    assert_close_checkpoints(model_dir, reference_run, 1e-4)
 
 
 def assert_same_final_checkpoint(model_dir, reference_dir, name):
@@ -126,21 +135,6 @@ def test_teacher_dropout_changes_the_update(train_runner, teacher_args, teacher_
     assert with_dropout.keys() == without.keys()
     changed = [k for k in with_dropout if not np.array_equal(with_dropout[k], without[k])]
     assert len(changed) > len(with_dropout) / 2
-
-
-@pytest.mark.slow
-def test_mirrored_two_replicas_match_one_device(train_runner, distill_args, reference_run,
-                                                tmp_path):
-    model_dir = str(tmp_path / "mirrored")
-    result = train_runner([*distill_args, "--model_dir", model_dir, "--strategy", "mirrored",
-                           "--num_cpu_devices", "2"])
-    assert "MirroredStrategy with 2 replica(s); global batch 8" in result.stderr
-    # Same global batch of 8, split 4 + 4. Losses are normalized by global counts, so the
-    # only difference is float summation order (per-replica partial sums, all-reduced): after
-    # 10 LAMB steps weights agree to 1e-4 relative to each tensor's scale: mostly to 1e-6, but
-    # an element whose gradient is a near-cancelling sum (the bias of a nearly dead ReLU unit,
-    # gradient ~1e-8) was seen at 4.5e-5.
-    assert_close_checkpoints(model_dir, reference_run, 1e-4)
 
 
 def assert_close_checkpoints(model_dir, reference_dir, tolerance):
