@@ -182,8 +182,13 @@ def train_student(out: str, variant: str, seed: int, records: dict, vocab_size: 
 def student_run_config(out: str, variant: str, seed: int, records: dict, vocab_size: int,
                        teacher: str, config: DemoConfig):
     """The `run` config of `variant` with `seed`, its model in `out`."""
-    student = demo.student_config(out, records["train"]["pattern"], vocab_size, teacher, config)
-    return variant_config(variant, dataclasses.replace(student, seed=seed))
+    # An undistilled variant's `out` belongs to a teacher-mode run: the distillation config
+    # its config is derived from names another directory (a config claims its model_dir).
+    template = tf.io.gfile.join(out, "unused") if variant in UNDISTILLED else out
+    student = demo.student_config(template, records["train"]["pattern"], vocab_size, teacher,
+                                  config)
+    return dataclasses.replace(variant_config(variant, dataclasses.replace(student, seed=seed)),
+                               model_dir=out)
 
 
 def given_teacher(work_dir: str, teacher_dir: str, records: dict, vocab_size: int,

@@ -25,6 +25,7 @@ from mobilebert_tf.data.vocab import check_vocab_size
 from mobilebert_tf.export import exporter, loading, metadata, tflite
 from mobilebert_tf.finetune.tasks import get_task
 from mobilebert_tf.models import MobileBertSpanLabeler
+from mobilebert_tf.stored_config import write_run_config
 
 flags.DEFINE_string("model", None, "A .keras model file (config included).")
 flags.DEFINE_string("checkpoint", None, "A training checkpoint (directory or prefix).")

@@ -15,6 +15,7 @@ from absl import logging
 
 from mobilebert_tf import fileio
 from mobilebert_tf.data.classification import TextExample
+from mobilebert_tf.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,12 +80,12 @@ def get_task(name: str) -> GlueTask:
     try:
         return GLUE_TASKS[name.lower()]
     except KeyError:
-        raise ValueError(f"Unknown GLUE task {name!r}; known: {sorted(GLUE_TASKS)}.") from None
+        raise InputError(f"Unknown GLUE task {name!r}; known: {sorted(GLUE_TASKS)}.") from None
 
 
 def _check_split(task: GlueTask, split: str):
     if split not in task.splits:
-        raise ValueError(f"{task.name} has splits {list(task.splits)}, not {split!r}.")
+        raise InputError(f"{task.name} has splits {list(task.splits)}, not {split!r}.")
 
 
 def tsv_file(task: GlueTask, data_dir: str, split: str) -> str:
@@ -101,8 +102,8 @@ def read_glue_tsv(task: str | GlueTask, data_dir: str, split: str) -> list[TextE
     fields (a few dozen in QQP's train file) are skipped and counted in the log.
 
     Raises:
-        ValueError: unknown task or split, missing columns, or a label outside the task's
-            label set (naming file and line).
+        InputError: unknown task or split, missing columns, a label outside the task's
+            label set or a score that is not a number (naming file and line).
     """
     task = get_task(task) if isinstance(task, str) else task
     path = tsv_file(task, data_dir, split)
@@ -114,7 +115,7 @@ def read_glue_tsv(task: str | GlueTask, data_dir: str, split: str) -> list[TextE
     needed = [task.text_a] + ([task.text_b] if task.text_b else [])
     missing = [c for c in needed if c not in header]
     if missing:
-        raise ValueError(f"{path}: no column {missing} in header {header}.")
+        raise InputError(f"{path}: no column {missing} in header {header}.")
     col = {name: header.index(name) for name in header}
     index = col.get("index", col.get("id"))  # GLUE's row number (QQP names it `id`)
     has_label = task.label in col and not split.startswith("test")
@@ -131,12 +132,12 @@ def read_glue_tsv(task: str | GlueTask, data_dir: str, split: str) -> list[TextE
                 try:
                     label = float(value)
                 except ValueError:
-                    raise InputError(f"{path}:{line_no}: score {value!r} is not a number.") \
-                        from None
+                    raise InputError(
+                        f"{path}:{line_no}: score {value!r} is not a number.") from None
             elif value in task.labels:
                 label = task.labels.index(value)
             else:
-                raise ValueError(f"{path}:{line_no}: label {value!r} is not one of "
+                raise InputError(f"{path}:{line_no}: label {value!r} is not one of "
                                  f"{list(task.labels)}.")
         row = fields[index] if index is not None else len(examples)
         examples.append(TextExample(

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from mobilebert_tf.data import glue
 from mobilebert_tf.data.classification import TextExample, classification_dataset
+from mobilebert_tf.errors import InputError
 
 MNLI_TRAIN = ("index promptID pairID genre sentence1_binary_parse sentence2_binary_parse "
               "sentence1_parse sentence2_parse sentence1 sentence2 label1 gold_label").split()
@@ -121,6 +122,13 @@ def test_bad_glue_input(tmp_path, corpus_sentences):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"train.tsv:4: label 'maybe' is not one of"):
         glue.read_glue_tsv("rte", data_dir, "train")
+    stsb_dir, _ = _write_task(tmp_path, "stsb", corpus_sentences)
+    stsb = tmp_path / "stsb" / "dev.tsv"
+    rows = stsb.read_text(encoding="utf-8").splitlines()
+    rows[2] = rows[2].rsplit("\t", 1)[0] + "\tfour"
+    stsb.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"{stsb}:3: score 'four' is not a number"):
+        glue.read_glue_tsv("stsb", stsb_dir, "validation")
     del lines[3]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert len(glue.read_glue_tsv("rte", data_dir, "train")) == 11  # Malformed row skipped.

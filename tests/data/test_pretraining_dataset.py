@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -137,3 +139,31 @@ def test_record_shapes_are_checked_before_reading(ram_records, ram_path):
     with pytest.raises(ValueError, match="has seq_length 16 and max_predictions 3, but "
                                          "seq_length=128 and max_predictions=3"):
         check_record_shapes(files, 128, 3)
+    # Every file's first record, not only the first file's: features present, of their type,
+    # and a file that is not a record file, each named.
+    good = sorted(files)[0]
+    example = tf.train.Example.FromString(next(iter(tf.data.TFRecordDataset([good]))).numpy())
+    bad_records = {"floats": _with(example, "input_ids", [0.0] * 16),
+                   "missing": _with(example, "segment_ids", None)}
+    for name, bad in bad_records.items():
+        with tf.io.TFRecordWriter(f"{ram_path}/bad/{name}.tfrecord") as writer:
+            writer.write(bad.SerializeToString())
+    with tf.io.gfile.GFile(f"{ram_path}/bad/text.tfrecord", "w") as f:
+        f.write("not a record file\n")
+    bad = f"{ram_path}/bad"
+    for name, message in [
+            ("floats", f"{bad}/floats.tfrecord: pretraining features of the wrong type "
+                       "{'input_ids': 'float_list'}"),
+            ("missing", f"{bad}/missing.tfrecord lacks pretraining features ['segment_ids']"),
+            ("text", f"Cannot read {bad}/text.tfrecord")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_record_shapes([good, f"{bad}/{name}.tfrecord"], 16, 3)
+
+
+def _with(example, name, floats):
+    """A copy of `example` whose feature `name` is removed (`floats` None) or a float list."""
+    changed = tf.train.Example.FromString(example.SerializeToString())
+    del changed.features.feature[name]
+    if floats is not None:
+        changed.features.feature[name].float_list.value.extend(floats)
+    return changed
