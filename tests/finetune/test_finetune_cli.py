@@ -22,11 +22,19 @@ def _tsv(path):
         return [line.rstrip("\n").split("\t") for line in f]
 
 
+@pytest.fixture(scope="module")
+def mrpc_run(run_train, mrpc_dir, init_checkpoint, tmp_path_factory):
+    """`(args, model_dir, result)` of a deterministic MRPC run from `init_checkpoint`: checked
+    below, and the uninterrupted reference of the kill-and-resume test."""
+    model_dir = str(tmp_path_factory.mktemp("mrpc"))
+    args = ["--mode", "finetune", "--task", "mrpc", "--data_dir", mrpc_dir,
+            "--init_checkpoint", init_checkpoint, *SMOKE, "--deterministic"]
+    return args, model_dir, run_train([*args, "--model_dir", model_dir])
+
+
 @pytest.mark.slow
-def test_mrpc_writes_submission_metrics_and_best_model(run_train, mrpc_dir, init_checkpoint, tmp_path):
-    model_dir = str(tmp_path / "mrpc")
-    result = run_train(["--mode", "finetune", "--task", "mrpc", "--data_dir", mrpc_dir,
-                        "--init_checkpoint", init_checkpoint, "--model_dir", model_dir, *SMOKE])
+def test_mrpc_writes_submission_metrics_and_best_model(mrpc_run):
+    _, model_dir, result = mrpc_run
     assert "Encoder restored from" in result.stderr and "ckpt-7" in result.stderr
     assert "step 6/6" in result.stderr
     results = _results(model_dir)
@@ -91,12 +99,10 @@ def test_cli_rejects_unknown_task_and_missing_checkpoint(run_train, mrpc_dir, tm
 
 
 @pytest.mark.slow
-def test_killed_finetune_resumes_with_its_history_and_best(run_train, mrpc_dir, tmp_path):
-    model_dir, reference_dir = str(tmp_path / "resumed"), str(tmp_path / "reference")
-    args = ["--mode", "finetune", "--task", "mrpc", "--data_dir", mrpc_dir,
-            "--init_checkpoint", "none", *SMOKE, "--deterministic"]
-    run_train([*args, "--model_dir", reference_dir])
-    args += ["--model_dir", model_dir]
+def test_killed_finetune_resumes_with_its_history_and_best(run_train, mrpc_run, tmp_path):
+    args, reference_dir, _ = mrpc_run
+    model_dir = str(tmp_path / "resumed")
+    args = [*args, "--model_dir", model_dir]
     killed = run_train([*args, "--debug_exit_after_steps", "4"], check=False)
     assert killed.returncode == -9  # after step 4; last checkpoint and evaluation at step 3
     with open(os.path.join(model_dir, "eval_history.json")) as f:

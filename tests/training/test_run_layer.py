@@ -54,6 +54,8 @@ def distill_config(bucket, teacher, name, **changes):
     (dict(overrides={"num_layers": 0}), "MobileBertConfig.num_layers must be a positive int"),
     (dict(seq_length=600), "seq_length must be at most the model's max_position \\(512\\)"),
     (dict(teacher_checkpoint=""), "teacher_checkpoint must be a checkpoint directory"),
+    (dict(overrides={"num_layers": 1, "vocab_size": VOCAB}, teacher_overrides={"num_layers": 2}),
+     "pass layer_mapping"),
     # The teacher's model config is read from its directory when the config is made.
     (dict(teacher_checkpoint="ram://no-such-bucket/teacher"),
      "No teacher_checkpoint at 'ram://no-such-bucket/teacher'"),
