@@ -68,9 +68,10 @@ class DemoConfig:
         return {"num_layers": self.num_layers, "vocab_size": vocab_size}
 
 
+# One layer: one PKT stage, then PD (the layer-by-layer progression is tested at 2 layers).
 SMOKE_CONFIG = DemoConfig(max_plays=2, max_review_movies=40, heldout_every=5, vocab_size=800,
                           seq_length=32, max_predictions=5, dupe_factor=1, record_workers=1,
-                          num_layers=2,
+                          num_layers=1,
                           batch_size=8, teacher_steps=6, teacher_warmup_steps=2,
                           transfer_steps=2, pd_steps=4, finetune_steps=4, word_order_steps=4,
                           finetune_eval_every=2, num_calibration=4, num_fidelity=2,
