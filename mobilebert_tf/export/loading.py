@@ -10,7 +10,7 @@ import tf_keras as keras
 from mobilebert_tf import fileio
 from mobilebert_tf.config import MobileBertConfig, get_preset
 from mobilebert_tf.encoder import build_encoder
-from mobilebert_tf.errors import MissingInputError
+from mobilebert_tf.errors import InputError, MissingInputError
 from mobilebert_tf.models import MobileBertClassifier, MobileBertPretrainer, MobileBertSpanLabeler
 from mobilebert_tf.stored_config import check_owner, resolve_model_config
 from mobilebert_tf.training.loop import restore_model
@@ -118,6 +118,6 @@ def restore(checkpoint: str, config: MobileBertConfig, head: str = "encoder",
     try:
         restore_model(root, checkpoint)
     except (AssertionError, ValueError) as error:
-        raise ValueError(f"Checkpoint {checkpoint!r} does not hold a {head} model of "
+        raise InputError(f"Checkpoint {checkpoint!r} does not hold a {head} model of "
                          f"{config.to_dict()}: {error}") from error
     return model

@@ -24,7 +24,7 @@ from absl import logging
 
 from mobilebert_tf import fileio
 from mobilebert_tf.data.pretraining_dataset import POSITION_KEY
-from mobilebert_tf.errors import Stopped
+from mobilebert_tf.errors import InputError, Stopped
 from mobilebert_tf.training.stage import stage_at, stage_ends
 from mobilebert_tf.training.trainer import StagedTrainer
 
@@ -210,7 +210,8 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
     latest = tf.train.latest_checkpoint(model_dir)
     if latest:
         # Partial: the data positions are read below, not restored into an object.
-        checkpoint.restore(latest).expect_partial().assert_existing_objects_matched()
+        with _checkpoint_of_this_model(latest):
+            checkpoint.restore(latest).expect_partial().assert_existing_objects_matched()
         resume = Resume(int(step), _read_positions(latest))
         logging.info("Restored %s at step %d.", latest, resume.step)
     if resume.step >= last_step:
@@ -324,9 +325,22 @@ def restore_model(model, checkpoint_path: str) -> str:
     """Restore a model saved by `train` (the `model` object of its checkpoints) from a
     checkpoint prefix or a directory (its latest checkpoint). Returns the path used."""
     path = fileio.checkpoint_prefix(checkpoint_path)
-    status = tf.train.Checkpoint(model=model).restore(path)
-    status.expect_partial().assert_existing_objects_matched()
+    with _checkpoint_of_this_model(path):
+        status = tf.train.Checkpoint(model=model).restore(path)
+        status.expect_partial().assert_existing_objects_matched()
     return path
+
+
+@contextlib.contextmanager
+def _checkpoint_of_this_model(path: str):
+    """A checkpoint of another shape or kind as an `InputError` naming it (a checkpoint
+    without a stored model config, restored with the wrong preset)."""
+    try:
+        yield
+    except (ValueError, AssertionError) as e:
+        reason = str(e).strip().splitlines()[0]
+        raise InputError(f"{path} does not hold this model (written with another model config "
+                         f"or mode?): {reason}") from None
 
 
 __all__ = ["EXIT_SIGNALS", "Every", "Resume", "create_optimizer_slots", "default_steps_per_loop", "is_chief",

@@ -150,16 +150,22 @@ def _contents(directory):
             for root, _, names in tf.io.gfile.walk(directory) for name in names}
 
 
+def _copy(directory, to, leave_out=()):
+    for path, content in _contents(directory).items():
+        if path.rpartition("/")[2] not in leave_out:
+            tf.io.gfile.makedirs(path.rpartition("/")[0].replace(directory, to))
+            with tf.io.gfile.GFile(path.replace(directory, to), "wb") as f:
+                f.write(content)
+
+
 def test_a_truncated_record_names_its_file_and_keeps_the_checkpoint(bucket, teacher):
     records = tf.io.gfile.GFile(f"{bucket}/records/train-1.tfrecord", "rb").read()
     truncated = f"{bucket}/truncated/train-1.tfrecord"
     with tf.io.gfile.GFile(truncated, "wb") as f:
         f.write(records[:-40])  # the last record loses its end
-    resumed = f"{bucket}/teacher_copy"
-    for path, content in _contents(teacher.model_dir).items():
-        tf.io.gfile.makedirs(path.rpartition("/")[0].replace(teacher.model_dir, resumed))
-        with tf.io.gfile.GFile(path.replace(teacher.model_dir, resumed), "wb") as f:
-            f.write(content)
+    # Not `{bucket}/teacher_...`: ram:// lists `teacher` with every name it prefixes.
+    resumed = f"{bucket}/copies/resumed"
+    _copy(teacher.model_dir, resumed)
     # Restored at step 4, then 12 steps of 8 records reach the end of the 96-record file.
     config = dataclasses.replace(teacher, model_dir=resumed, train_files=truncated, steps=16,
                                  checkpoint_every=100)
@@ -167,3 +173,13 @@ def test_a_truncated_record_names_its_file_and_keeps_the_checkpoint(bucket, teac
                                          f"last checkpoint in {resumed} is kept"):
         run.pretrain(config)
     assert tf.train.latest_checkpoint(resumed) == f"{resumed}/ckpt-4"
+
+
+def test_a_checkpoint_of_another_shape_is_named(bucket, teacher):
+    # A run directory from before configs were stored, restarted with the wrong vocab size.
+    old = f"{bucket}/copies/without_config"
+    _copy(teacher.model_dir, old, leave_out=("model_config.json", "run_config.json"))
+    config = dataclasses.replace(teacher, model_dir=old, steps=8,
+                                 overrides={**MODEL["overrides"], "vocab_size": 500})
+    with pytest.raises(InputError, match=f"{old}/ckpt-4 does not hold this model .*: .*shape"):
+        run.pretrain(config)
