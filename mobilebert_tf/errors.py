@@ -3,9 +3,6 @@
 `Stopped`: a run that stopped on SIGTERM, its work saved."""
 
 
-USAGE_EXIT_CODE = 2  # of every command, for an input error
-
-
 class InputError(ValueError):
     """A setting, file or path that cannot be used; the message names it and its value."""
 

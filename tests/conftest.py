@@ -32,6 +32,13 @@ def ram_path():
                 tf.io.gfile.remove(path)
 
 
+# Shared fixtures built in a second or two (helpers, small files, flag lists): each worker may
+# build its own, rather than tie every test that uses them to one worker.
+CHEAP_FIXTURES = {"train_runner", "run_train", "records", "teacher_args", "make_mrpc",
+                  "mrpc_dir", "stsb_dir", "make_squad_json", "squad_dir", "make_init_checkpoint",
+                  "vocab_file", "vocab", "tokenizer", "corpus_file", "corpus_sentences"}
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """`make test` runs on both cores (pytest-xdist, `-n 2 --dist loadgroup`). Tests that share
@@ -49,7 +56,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the item's fixtures
         keys = [f"{d.baseid}::{name}" for name, defs in (info.name2fixturedefs if info else {}).items()
-                for d in defs if d.scope in ("session", "package", "module", "class") and d.baseid]
+                for d in defs if d.scope in ("session", "package", "module", "class") and d.baseid
+                and name not in CHEAP_FIXTURES]
         if keys:
             shared[item] = keys
             for key in keys[1:]:

@@ -15,8 +15,8 @@ when imported (some flag names are shared), so a process imports one of them; th
 define theirs when run.
 
 Every command reports a bad input (`mobilebert_tf.errors.InputError`, absl's `UsageError`, a
-bad flag value, an argument left over after the flags) as one line on stderr, `<command>: error: <message>`,
-and exits with status 2: no traceback.
+bad flag value, an argument left over after the flags) as one line on stderr,
+`<command>: error: <message>`, and exits with status 2: no traceback (`docs/errors.md`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from typing import Callable
 
 from absl import app, flags
 
-from mobilebert_tf.errors import USAGE_EXIT_CODE, InputError, Stopped
+from mobilebert_tf.errors import InputError, Stopped
+
+USAGE_EXIT_CODE = 2
 
 
 def _one_line_errors(main: Callable[[list], None],

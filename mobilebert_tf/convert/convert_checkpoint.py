@@ -4,8 +4,9 @@
 Writes to `output_dir`: `ckpt-1.*` (TF2 checkpoint of the model under `model`, and its
 encoder under `encoder`), `saved_model/` (the encoder, TF-Hub BERT signature),
 `model_config.json` (read by every consumer of the checkpoint), `run_config.json` (what owns
-the directory: another run's directory is refused) and `import_report.json`; prints the report (every unused source variable and
-every missing target weight). The SavedModel is checked against the Keras model on random ids.
+the directory: another run's directory is refused) and `import_report.json`; prints the
+report (every unused source variable and every missing target weight). The SavedModel is
+checked against the Keras model on random ids.
 """
 
 from __future__ import annotations

@@ -268,7 +268,8 @@ def finetune(config: FinetuneConfig, strategy=None) -> FinetuneResult:
                       strategy, config.model_dir, checkpoint_every=config.checkpoint_every,
                       log_every=config.log_every, steps_per_loop=config.steps_per_loop,
                       exit_after_steps=config.exit_after_steps,
-                      exit_signal=config.exit_signal, hooks=[loop.Every(schedule.eval_every, tracker.evaluate)],
+                      exit_signal=config.exit_signal,
+                      hooks=[loop.Every(schedule.eval_every, tracker.evaluate)],
                       progress=config.progress)
     logging.info("Training done: %s", {k: round(v, 5) for k, v in logs.items()})
     if not tracker.history:  # resumed a finished run that never evaluated

@@ -77,7 +77,8 @@ def make_strategy(name: str, tpu: str | None = None, num_cpu_devices: int = 1,
             tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     if name == "multi_worker":
-        others = [w for i, w in enumerate(cluster["workers"]) if i != cluster["task"].get("index")]
+        index = cluster["task"].get("index")
+        others = [w for i, w in enumerate(cluster["workers"]) if i != index]
         with _deadline(timeout, f"the workers {others} of TF_CONFIG did not all come up within "
                                 f"{timeout:g} s (--cluster_timeout)."):
             return tf.distribute.MultiWorkerMirroredStrategy()

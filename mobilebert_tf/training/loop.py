@@ -343,5 +343,5 @@ def _checkpoint_of_this_model(path: str):
                          f"or mode?): {reason}") from None
 
 
-__all__ = ["EXIT_SIGNALS", "Every", "Resume", "create_optimizer_slots", "default_steps_per_loop", "is_chief",
-           "make_checkpoint", "restore_model", "step_function", "train"]
+__all__ = ["EXIT_SIGNALS", "Every", "Resume", "create_optimizer_slots", "default_steps_per_loop",
+           "is_chief", "make_checkpoint", "restore_model", "step_function", "train"]
