@@ -43,8 +43,15 @@ def _originals(rows):
 
 
 def test_masks_follow_bert_rule_and_change_at_every_read(files, vocab, caplog):
-    with caplog.at_level(logging.INFO):
-        ds = pretraining_dataset(files[0], SEQ, PRED, global_batch_size=16, shuffle=False)
+    # On absl's logger itself: whether it reaches the root logger's capture depends on what
+    # ran before in this process (absl's handler set-up).
+    absl_logger = logging.getLogger("absl")
+    with caplog.at_level(logging.INFO, logger="absl"):
+        absl_logger.addHandler(caplog.handler)
+        try:
+            ds = pretraining_dataset(files[0], SEQ, PRED, global_batch_size=16, shuffle=False)
+        finally:
+            absl_logger.removeHandler(caplog.handler)
     assert "unmasked (dynamic masking)" in caplog.text
     n = sum(1 for _ in tf.data.TFRecordDataset(files[0]))
     rows = _flat(list(ds.take(2 * n // 16 + 1)))

@@ -1,6 +1,6 @@
-"""`tpu/train.py` end to end in subprocesses: resume after SIGKILL, MirroredStrategy, two
-workers under MultiWorkerMirroredStrategy, the README's Cloud TPU commands on ram://, and
-usage errors before any step."""
+"""`tpu/train.py` end to end in subprocesses: resume after SIGKILL and SIGTERM,
+MirroredStrategy, two workers under MultiWorkerMirroredStrategy (and one whose peer never
+starts), the README's Cloud TPU commands on ram://, and usage errors before any step."""
 
 import json
 import os
