@@ -282,7 +282,7 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
                 if exit_after_steps is not None and current >= exit_after_steps:
                     writer.flush()
                     os.kill(os.getpid(), getattr(signal, f"SIG{exit_signal}"))
-                if stop.requested:
+                if stop.is_set():
                     writer.flush()
                     # A worker of a cluster cannot save alone (the save may all-reduce).
                     if not saved and not isinstance(
@@ -297,24 +297,15 @@ def train(trainer: StagedTrainer, dataset_fn: DatasetFn, strategy: tf.distribute
     return {**logs, "step": int(step)}
 
 
-class _StopRequest:
-    requested = False
-
-
 @contextlib.contextmanager
 def _sigterm_requests():
-    """While the block runs, SIGTERM sets `.requested` on what it yields instead of killing
+    """While the block runs, SIGTERM sets the `threading.Event` it yields instead of killing
     the process (from the main thread only: Python runs signal handlers there)."""
-    stop = _StopRequest()
+    stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
-
-    def request(signum, frame):
-        del signum, frame
-        stop.requested = True
-
-    previous = signal.signal(signal.SIGTERM, request)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
         yield stop
     finally:
