@@ -110,8 +110,10 @@ def shard_paths(output_dir: str, prefix: str, num_shards: int) -> list[str]:
 
 def pipeline_options(beam_args: Sequence[str] = (), num_workers: int = 1):
     """Beam options from `beam_args` (standard Beam flags); without `--runner`, Beam's
-    FnApiRunner with `num_workers` worker processes. Named on purpose: Beam's default
-    DirectRunner may choose the Prism runner, which downloads a binary."""
+    FnApiRunner: `num_workers` worker processes, or for one worker this process itself (a
+    worker process would import TensorFlow again and pass every element through gRPC).
+    Named on purpose: Beam's default DirectRunner may choose the Prism runner, which
+    downloads a binary."""
     from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions,
                                                       StandardOptions)
 
@@ -120,7 +122,7 @@ def pipeline_options(beam_args: Sequence[str] = (), num_workers: int = 1):
         options.view_as(StandardOptions).runner = "FnApiRunner"
         direct = options.view_as(DirectOptions)
         if not any(a.startswith("--direct_running_mode") for a in beam_args):
-            direct.direct_running_mode = "multi_processing"
+            direct.direct_running_mode = "in_memory" if num_workers == 1 else "multi_processing"
         if not any(a.startswith("--direct_num_workers") for a in beam_args):
             direct.direct_num_workers = num_workers
     return options
@@ -165,7 +167,8 @@ def create_pretraining_records(input_files: str | Sequence[str], output_dir: str
         output_dir: created if missing.
         vocab_file: a BERT `vocab.txt`; None for BERT uncased.
         config: a `PretrainingDataConfig`.
-        num_workers: worker processes of the local runner (ignored with another `--runner`).
+        num_workers: worker processes of the local runner, 1 for this process (ignored with
+            another `--runner`).
         output_prefix: shards are `{prefix}-{i:05d}-of-{n:05d}.tfrecord`.
         overwrite: replace the records already in `output_dir` (once the new ones are
             complete) instead of refusing.

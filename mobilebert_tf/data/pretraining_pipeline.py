@@ -244,8 +244,10 @@ class WriteShard(beam.DoFn):
 
         del num_documents  # A side input only so that no shard is written before the check.
         shard, parts = element
-        records = [r.numpy() for part in sorted(p for p in parts if p is not None)
-                   for r in tf.data.TFRecordDataset(part)]
+        files = sorted(p for p in parts if p is not None)
+        # Read in batches: one eager step per record would cost ~60 us each, 20x the read.
+        records = [r for batch in tf.data.TFRecordDataset(files).batch(4096).as_numpy_iterator()
+                   for r in batch] if files else []
         order = np.random.default_rng([self._seed, shard]).permutation(len(records))
         _write_atomically(self._paths[shard] + pretraining_records.INCOMPLETE_SUFFIX,
                           (records[i] for i in order))

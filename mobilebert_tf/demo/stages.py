@@ -55,7 +55,6 @@ def build_records(out: str, config: DemoConfig, done: dict) -> dict:
     from mobilebert_tf.data.create_pretraining_data import (PretrainingDataConfig,
                                                             create_pretraining_records)
 
-    in_process = ["--direct_running_mode=in_memory"] if config.record_workers == 1 else []
     result = {}
     for name, dupe, shards in (("train", config.dupe_factor, 4), ("heldout", 1, 1)):
         data = PretrainingDataConfig(seq_length=config.seq_length,
@@ -63,7 +62,7 @@ def build_records(out: str, config: DemoConfig, done: dict) -> dict:
                                      dupe_factor=dupe, num_shards=shards)
         written = create_pretraining_records(
             done["corpus"]["files"][name], tf.io.gfile.join(out, name), done["vocab"]["file"],
-            data, num_workers=config.record_workers, overwrite=True, beam_args=in_process,
+            data, num_workers=config.record_workers, overwrite=True,
             runner_log=tf.io.gfile.join(out, f"beam-{name}.log"))
         result[name] = {"pattern": tf.io.gfile.join(out, name, "*.tfrecord"),
                         "examples": written["num_examples"]}

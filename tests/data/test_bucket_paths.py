@@ -28,8 +28,7 @@ def test_corpus_vocab_and_records_on_ram(ram_path, vocab_file):
         f"{ram_path}/text/*.txt", f"{ram_path}/records", f"{ram_path}/vocab.txt",
         PretrainingDataConfig(seq_length=32, max_predictions_per_seq=4, dupe_factor=1,
                               num_shards=2),
-        # ram:// lives in this process: the runner's in-process worker.
-        beam_args=["--direct_running_mode=in_memory"])
+        num_workers=1)  # ram:// lives in this process: one worker runs in it.
     assert result["num_examples"] > 0
     assert fileio.glob(f"{ram_path}/records/*.tfrecord") == result["files"]
     assert fileio.glob(f"{ram_path}/records/*.json") == [

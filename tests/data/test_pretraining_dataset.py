@@ -19,8 +19,7 @@ def files(corpus_file, tmp_path_factory):
     config = PretrainingDataConfig(seq_length=SEQ, max_predictions_per_seq=PRED, dupe_factor=2,
                                    num_shards=4)
     return create_pretraining_records(corpus_file, str(tmp_path_factory.mktemp("r")),
-                                      config=config,
-                                      beam_args=["--direct_running_mode=in_memory"])["files"]
+                                      config=config)["files"]
 
 
 def _take(ds, n):

@@ -28,7 +28,6 @@ SEQ, PRED = 64, 10
 # Small buckets, so that the three plays make several of them.
 SMALL = PretrainingDataConfig(seq_length=SEQ, max_predictions_per_seq=PRED, dupe_factor=2,
                               bucket_mb=0.1, num_shards=3)
-IN_PROCESS = ["--direct_running_mode=in_memory"]  # One worker, in this process: quickest.
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
@@ -37,8 +36,7 @@ COMMAND = [sys.executable, "-m", "mobilebert_tf.cli.create_pretraining_data"]
 
 
 def _create(inputs, out, config=SMALL, **kwargs):
-    return create_pretraining_records(inputs, str(out), config=config,
-                                      beam_args=kwargs.pop("beam_args", IN_PROCESS), **kwargs)
+    return create_pretraining_records(inputs, str(out), config=config, **kwargs)
 
 
 @pytest.fixture(scope="module")
