@@ -56,7 +56,8 @@ def define_flags():
                        "documents (random next sentences come from the same bucket).")
     flags.DEFINE_integer("num_shards", None, "Output files [one per ~128 MB of records].")
     flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes of the local "
-                         "runner (without a --runner after --).", lower_bound=1)
+                         "runner, 1: this process (without a --runner after --).",
+                         lower_bound=1)
     flags.DEFINE_bool("overwrite", False, "Replace existing shards.")
     flags.mark_flags_as_required(["input_file", "output_dir"])
 
