@@ -1,6 +1,7 @@
-r"""Pretraining record creation side by side: our Beam pipeline (Beam's local FnApiRunner, 1
-and 2 worker processes) against tf-models-official's `create_pretraining_data.py` (one
-process), on the demo corpus and on that corpus repeated 4 times, same settings.
+r"""Pretraining record creation side by side: our Beam pipeline (Beam's local FnApiRunner:
+1 worker in this process, or 2 worker processes) against tf-models-official's
+`create_pretraining_data.py` (one process), on the demo corpus and on that corpus repeated
+4 times, same settings.
 
     TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/data/records_side_by_side.py
 
