@@ -17,6 +17,11 @@ define theirs when run.
 Every command reports a bad input (`mobilebert_tf.errors.InputError`, absl's `UsageError`, a
 bad flag value, an argument left over after the flags) as one line on stderr,
 `<command>: error: <message>`, and exits with status 2: no traceback (`docs/errors.md`).
+TensorFlow's C++ log lines are off unless `TF_CPP_MIN_LOG_LEVEL` says otherwise (0 shows them):
+this package runs before any command module, and TensorFlow reads the variable when loaded.
+Level 3, not 2: on every machine without a GPU (a CPU VM, a TPU host) `import tensorflow`
+logs a "failed call to cuInit" ERROR as absl starts; TensorFlow's errors that matter reach
+Python as exceptions.
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ import os
 import sys
 from typing import Callable
 
-from absl import app, flags
+# Before TensorFlow is loaded (`mobilebert_tf/__init__.py` imports it lazily for this).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from mobilebert_tf.errors import InputError, Stopped
+from absl import app, flags  # noqa: E402
+
+from mobilebert_tf.errors import InputError, Stopped  # noqa: E402
 
 USAGE_EXIT_CODE = 2
 
