@@ -84,6 +84,46 @@ def write_figure(fig, path: str, dpi: int = 100) -> str:
     return write_bytes(path, buffer.getvalue())
 
 
+STAGING_DIR = "output.incomplete"
+
+
+@contextlib.contextmanager
+def staged_outputs(output_dir: str):
+    """Yields `<output_dir>/output.incomplete`, the directory a command writes its outputs
+    into; when the block ends, moves each of them into `output_dir` (a file or directory
+    replaces the one of its name) and removes the staging directory. If the block raises, what
+    it wrote stays under that name and the earlier files of `output_dir` are untouched; the
+    next run starts the staging directory afresh. File by file: `ram://` and object stores
+    do not rename directories."""
+    staging = tf.io.gfile.join(output_dir, STAGING_DIR)
+    with _os_errors(staging):
+        if tf.io.gfile.exists(staging):
+            tf.io.gfile.rmtree(staging)
+        tf.io.gfile.makedirs(staging)
+    yield staging
+    with _os_errors(output_dir):
+        for name in tf.io.gfile.listdir(staging):
+            source = tf.io.gfile.join(staging, name.rstrip("/"))
+            target = tf.io.gfile.join(output_dir, name.rstrip("/"))
+            if not tf.io.gfile.isdir(source):
+                tf.io.gfile.rename(source, target, overwrite=True)
+                continue
+            if tf.io.gfile.exists(target):
+                tf.io.gfile.rmtree(target)
+            for directory, _, files in tf.io.gfile.walk(source):
+                moved = target + directory[len(source):]
+                tf.io.gfile.makedirs(moved)
+                for file in files:
+                    tf.io.gfile.rename(tf.io.gfile.join(directory, file),
+                                       tf.io.gfile.join(moved, file), overwrite=True)
+        tf.io.gfile.rmtree(staging)
+
+
+def staged_path(path: str, staging: str, output_dir: str) -> str:
+    """Where `path`, written under `staging`, is once `staged_outputs` has moved it."""
+    return output_dir.rstrip("/") + path[len(staging):]
+
+
 def glob(pattern: str) -> list[str]:
     """Sorted paths matching `pattern` (an empty list when its directory does not exist)."""
     try:

@@ -45,15 +45,20 @@ def convert(source_format: str, source: str, preset: str, output_dir: str,
                                             "overrides": overrides or {},
                                             "with_heads": with_heads})
     encoder = model.encoder if with_heads else model
-    checkpoint = exporter.save_tf2_checkpoint(model, output_dir)
-    saved_model = save_encoder_saved_model(encoder, tf.io.gfile.join(output_dir, "saved_model"))
-    fileio.write_text(tf.io.gfile.join(output_dir, "import_report.json"), report.to_json())
+    # Written aside and moved in once checked: a failure leaves them under output.incomplete.
+    with fileio.staged_outputs(output_dir) as staging:
+        checkpoint = exporter.save_tf2_checkpoint(model, staging)
+        saved_model = save_encoder_saved_model(encoder, tf.io.gfile.join(staging, "saved_model"))
+        fileio.write_text(tf.io.gfile.join(staging, "import_report.json"), report.to_json())
 
-    inputs = encoder_inputs(2, min(16, config.max_position), config.vocab_size, lengths=None)
-    expected = encoder(inputs)["sequence_output"].numpy()
-    served = tf.saved_model.load(saved_model).signatures["serving_default"](**inputs)
-    error = float(np.max(np.abs(served["sequence_output"].numpy() - expected)))
-    if error > 1e-5 * max(1.0, float(np.max(np.abs(expected)))):
-        raise RuntimeError(f"The SavedModel differs from the Keras model by {error}.")
+        inputs = encoder_inputs(2, min(16, config.max_position), config.vocab_size, lengths=None)
+        expected = encoder(inputs)["sequence_output"].numpy()
+        served = tf.saved_model.load(saved_model).signatures["serving_default"](**inputs)
+        error = float(np.max(np.abs(served["sequence_output"].numpy() - expected)))
+        if error > 1e-5 * max(1.0, float(np.max(np.abs(expected)))):
+            raise RuntimeError(f"The SavedModel differs from the Keras model by {error}; "
+                               f"the files are in {staging}.")
+    checkpoint, saved_model = (fileio.staged_path(p, staging, output_dir)
+                               for p in (checkpoint, saved_model))
     log(f"Wrote {checkpoint} and {saved_model} (SavedModel matches, max |diff| {error:.2e}).")
     return {"checkpoint": checkpoint, "saved_model": saved_model, "report": report}

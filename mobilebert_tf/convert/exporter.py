@@ -44,7 +44,7 @@ def write_tf1_checkpoint(arrays: dict[str, np.ndarray], prefix: str) -> str:
     with tf.Graph().as_default():
         variables = {name: tf.compat.v1.Variable(value, name=name)
                      for name, value in arrays.items()}
-        saver = tf.compat.v1.train.Saver(variables)
+        saver = tf.compat.v1.train.Saver(variables, save_relative_paths=True)  # movable
         with tf.compat.v1.Session() as session:
             session.run(tf.compat.v1.global_variables_initializer())
             return saver.save(session, prefix, write_meta_graph=False)

@@ -40,10 +40,10 @@ def write_tf1_directory(model: MobileBertPretrainer, vocab_file: str, output_dir
     settings = tf1_config(config)
     arrays = exporter.foreign_arrays(model, "tf1")
     arrays[WORD_TABLE] = exporter.zeroed_pad_row(arrays[WORD_TABLE])
-    tf.io.gfile.makedirs(output_dir)
-    join = lambda name: tf.io.gfile.join(output_dir, name)  # noqa: E731
-    return {
-        CHECKPOINT: exporter.write_tf1_checkpoint(arrays, join(CHECKPOINT)),
-        "bert_config.json": fileio.write_json(join("bert_config.json"), settings),
-        "vocab.txt": fileio.write_text(join("vocab.txt"), "\n".join(vocab.tokens) + "\n"),
-    }
+    with fileio.staged_outputs(output_dir) as staging:  # a failure leaves output.incomplete
+        join = lambda name: tf.io.gfile.join(staging, name)  # noqa: E731
+        exporter.write_tf1_checkpoint(arrays, join(CHECKPOINT))
+        fileio.write_json(join("bert_config.json"), settings)
+        fileio.write_text(join("vocab.txt"), "\n".join(vocab.tokens) + "\n")
+    return {name: tf.io.gfile.join(output_dir, name)
+            for name in (CHECKPOINT, "bert_config.json", "vocab.txt")}
