@@ -219,6 +219,11 @@ def main(argv):
         # The config first: it uses no device, so a bad value is refused before a TPU or a
         # cluster is connected.
         config = {mode: cls for cls, mode in MODES.items()}[FLAGS.mode](**values)
+        # On a TPU the record files too, so a bad one is named before the TPU is waited for.
+        # Elsewhere they are checked once the strategy is made: MultiWorkerMirroredStrategy
+        # and --num_cpu_devices must come before any TensorFlow op runs.
+        early = isinstance(config, run.RecordTrainingConfig) and FLAGS.strategy == "tpu"
+        checked = {"record_files": run.check_inputs(config)} if early else {}
         strategy = run.make_strategy(FLAGS.strategy, FLAGS.tpu, FLAGS.num_cpu_devices,
                                      FLAGS.cluster_timeout)
         if FLAGS.deterministic:
@@ -229,7 +234,7 @@ def main(argv):
         logs = run.log_to_file(FLAGS.model_dir) if FLAGS.progress_bar else nullcontext()
         # Fine-tuning reads the policy; the other modes set their config's.
         with logs, run.precision_policy(FLAGS.mixed_precision):
-            train(config, strategy)
+            train(config, strategy, **checked)
     except InputError as e:
         raise app.UsageError(str(e)) from None
 

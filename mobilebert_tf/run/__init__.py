@@ -11,9 +11,9 @@ the benchmarks all call these.
 from mobilebert_tf.finetune.run import FinetuneConfig, FinetuneResult, finetune
 from mobilebert_tf.run.configs import DistillConfig, PretrainConfig, RecordTrainingConfig
 from mobilebert_tf.run.log_file import log_to_file
-from mobilebert_tf.run.pretraining import distill, precision_policy, pretrain
+from mobilebert_tf.run.pretraining import check_inputs, distill, precision_policy, pretrain
 from mobilebert_tf.run.strategy import STRATEGY_NAMES, make_strategy
 
 __all__ = ["DistillConfig", "FinetuneConfig", "FinetuneResult", "PretrainConfig",
-           "RecordTrainingConfig", "STRATEGY_NAMES", "distill", "finetune", "log_to_file",
-           "make_strategy", "precision_policy", "pretrain"]
+           "RecordTrainingConfig", "STRATEGY_NAMES", "check_inputs", "distill", "finetune",
+           "log_to_file", "make_strategy", "precision_policy", "pretrain"]

@@ -40,9 +40,10 @@ Hooks = Callable[[StagedTrainer], Sequence[loop.Every | loop.AtStageEnds]]
 
 
 def pretrain(config: PretrainConfig, strategy: tf.distribute.Strategy | None = None,
-             hooks: Hooks | None = None) -> dict:
+             hooks: Hooks | None = None, record_files: list[str] | None = None) -> dict:
     """MLM + NSP pretraining of `config.preset`; resumes from `config.model_dir`. `hooks`:
-    see `Hooks`.
+    see `Hooks`. `record_files`: what `check_inputs(config)` returned, when the caller checked
+    them before making `strategy` (else they are checked here).
 
     Returns:
         The last step's logs (floats) and "step".
@@ -60,11 +61,11 @@ def pretrain(config: PretrainConfig, strategy: tf.distribute.Strategy | None = N
         return PretrainingTrainer(model, stages, jit_compile=config.jit_compile,
                                   training=config.dropout, seed=config.seed)
 
-    return _train(config, strategy, build, hooks)
+    return _train(config, strategy, build, hooks, record_files)
 
 
 def distill(config: DistillConfig, strategy: tf.distribute.Strategy | None = None,
-            hooks: Hooks | None = None) -> dict:
+            hooks: Hooks | None = None, record_files: list[str] | None = None) -> dict:
     """Distill `config.preset` from the teacher at `config.teacher_checkpoint`: embeddings and
     heads copied from the teacher, then `config.distill_strategy`'s stages; resumes from
     `config.model_dir` (the student's checkpoints; the teacher is never saved).
@@ -92,7 +93,7 @@ def distill(config: DistillConfig, strategy: tf.distribute.Strategy | None = Non
         copy_pretraining_weights(teacher, student)
         return trainer
 
-    return _train(config, strategy, build, hooks)
+    return _train(config, strategy, build, hooks, record_files)
 
 
 def _run_config(config: RecordTrainingConfig) -> dict:
@@ -135,11 +136,20 @@ def check_model_dir(model_dir: str) -> None:
         raise InputError(f"Cannot create model_dir {model_dir!r}: {e.message}") from None
 
 
-def _train(config: RecordTrainingConfig, strategy: tf.distribute.Strategy | None,
-           build: Callable[[], StagedTrainer], hooks: Hooks | None = None) -> dict:
+def check_inputs(config: RecordTrainingConfig) -> list[str]:
+    """The record files of `config`, the first record of each checked, and its model_dir
+    created: what a run reads and writes, checked without a device, so a caller can do it
+    before it connects a TPU or a cluster. Raises InputError naming the file or directory."""
     files = list_record_files(config.train_files)
     check_record_shapes(files, config.seq_length, config.max_predictions)
     check_model_dir(config.model_dir)
+    return files
+
+
+def _train(config: RecordTrainingConfig, strategy: tf.distribute.Strategy | None,
+           build: Callable[[], StagedTrainer], hooks: Hooks | None = None,
+           record_files: list[str] | None = None) -> dict:
+    files = record_files or check_inputs(config)
     strategy = strategy or tf.distribute.get_strategy()
     if loop.is_chief(strategy):  # one writer on a shared model_dir
         write_model_config(config.model_dir, config.model_config(), _run_config(config))

@@ -121,3 +121,44 @@ def test_killed_finetune_resumes_with_its_history_and_best(run_train, mrpc_run, 
     for name in names:
         np.testing.assert_array_equal(actual.get_tensor(name), expected.get_tensor(name),
                                       err_msg=name)
+
+
+def _tree(directory):
+    """`{relative path: bytes}` of every file under `directory`."""
+    tree = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            with open(os.path.join(root, name), "rb") as f:
+                tree[os.path.relpath(os.path.join(root, name), directory)] = f.read()
+    return tree
+
+
+@pytest.mark.slow
+def test_commands_refuse_a_finished_run_of_another_kind_and_leave_it_byte_identical(
+        run_train, mrpc_run, tmp_path):
+    """The two ways a finished run was destroyed: fine-tuning another task into it (restored,
+    trained on and `best/` overwritten), and converting a checkpoint into it (its `checkpoint`
+    file rewritten to list only the converted one)."""
+    import subprocess
+    import sys
+    _, model_dir, _ = mrpc_run
+    before = _tree(model_dir)
+    assert "best/model.keras" in before and "checkpoint" in before
+    other_task = run_train(["--mode", "finetune", "--task", "sentiment", "--init_checkpoint",
+                            "none", "--model_dir", model_dir, *SMOKE], check=False)
+    assert other_task.returncode == 2, other_task.stderr[-2000:]
+    assert other_task.stderr.splitlines()[-1] == (
+        f"train.py: error: model_dir '{model_dir}' belongs to another run "
+        f"({model_dir}/run_config.json): task: stored 'mrpc', this run 'sentiment'. Use a "
+        "fresh model_dir. (see --help)")
+    command = os.path.join(os.path.dirname(sys.executable), "mobilebert-convert-checkpoint")
+    convert = subprocess.run([command, "--source_format", "hf", "--source", str(tmp_path),
+                              "--output_dir", model_dir], capture_output=True, text=True,
+                             timeout=300, env={k: v for k, v in os.environ.items()
+                                               if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert convert.returncode == 2, convert.stderr[-2000:]
+    assert convert.stderr.splitlines() == [
+        f"mobilebert-convert-checkpoint: error: --output_dir '{model_dir}' belongs to another "
+        f"run ({model_dir}/run_config.json): mode: stored 'finetune', this run 'convert'. Use "
+        "a fresh --output_dir. (see --help)"]
+    assert _tree(model_dir) == before

@@ -117,6 +117,24 @@ def test_a_worker_whose_peer_never_starts_fails_after_the_cluster_timeout(teache
 
 
 @pytest.mark.slow
+def test_a_tpu_that_never_answers_fails_after_the_cluster_timeout(teacher_args, tmp_path):
+    tpu = f"grpc://localhost:{_free_ports(1)[0]}"  # nothing listens there
+    args = [*teacher_args, "--model_dir", str(tmp_path / "tpu"), "--strategy", "tpu", "--tpu",
+            tpu, "--cluster_timeout", "5"]
+    # Record files are checked before the TPU is waited for.
+    missing = str(tmp_path / "no-records" / "*.tfrecord")
+    result = run_module("tpu.train", [*args, "--train_files", missing], check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.rstrip().splitlines()[-1].startswith(
+        f"train.py: error: No pretraining records match {missing!r}.")
+    result = run_module("tpu.train", args, check=False)
+    assert result.returncode == -9, result.stderr[-2000:]  # killed by its watchdog
+    assert result.stderr.rstrip().splitlines()[-1] == (
+        f"train.py: error: --tpu {tpu!r} did not answer within 5 s (--cluster_timeout).")
+    assert not tf.io.gfile.glob(str(tmp_path / "tpu" / "ckpt-*"))
+
+
+@pytest.mark.slow
 def test_killed_mirrored_teacher_run_resumes_where_it_stopped(mirrored_teacher):
     model_dir, killed, resumed = mirrored_teacher
     assert killed.returncode == -9  # after step 3, last save at step 2
