@@ -74,7 +74,11 @@ def make_strategy(name: str, tpu: str | None = None, num_cpu_devices: int = 1,
         with _deadline(timeout, f"--tpu {tpu!r} did not answer within {timeout:g} s "
                                 "(--cluster_timeout)."):
             tf.config.experimental_connect_to_cluster(resolver)
-            tf.tpu.experimental.initialize_tpu_system(resolver)
+            try:
+                tf.tpu.experimental.initialize_tpu_system(resolver)
+            except tf.errors.NotFoundError as e:  # "local" on a VM without TPU chips
+                raise InputError(f"--tpu {tpu!r}: {e.message.splitlines()[0].split('. ')[0]} "
+                                 "(no TPU there: run on a TPU VM, or name its TPU).") from None
         return tf.distribute.TPUStrategy(resolver)
     if name == "multi_worker":
         index = cluster["task"].get("index")

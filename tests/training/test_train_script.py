@@ -132,6 +132,12 @@ def test_a_tpu_that_never_answers_fails_after_the_cluster_timeout(teacher_args, 
     assert result.stderr.rstrip().splitlines()[-1] == (
         f"train.py: error: --tpu {tpu!r} did not answer within 5 s (--cluster_timeout).")
     assert not tf.io.gfile.glob(str(tmp_path / "tpu" / "ckpt-*"))
+    # The VM's own TPU, on a VM without one.
+    result = run_module("tpu.train", [*args[:-4], "--tpu", "local"], check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.rstrip().splitlines()[-1] == (
+        "train.py: error: --tpu 'local': TPUs not found in the cluster (no TPU there: run on a "
+        "TPU VM, or name its TPU). (see --help)")
 
 
 @pytest.mark.slow
