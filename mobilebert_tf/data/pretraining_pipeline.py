@@ -1,22 +1,24 @@
 """The Apache Beam pipeline that turns a text corpus into pretraining record shards.
 
-    files -> ReadDocuments (stream each file, tokenize in batches) -> (doc key, document)
-          -> hash bucket of documents -> GroupByKey
+    files -> ReadDocuments (stream each file, tokenize in batches, documents into files of
+             their hash bucket) -> (bucket, document file) -> GroupByKey
           -> CountInstances (plans only) -> offset of every bucket (side input)
           -> MakeInstances: the bucket's records into part files, one per shard they fall in
           -> (shard, part file) -> GroupByKey -> WriteShard (parts read, shuffled, written)
           -> `<prefix>-SSSSS-of-NNNNN.tfrecord.incomplete`
 
-Nothing holds the corpus: a worker holds one file's pending batch of sentences, one bucket of
-documents, or one output shard; records never go through a shuffle (only part-file names do),
-so a runner that keeps shuffles in memory (the local FnApiRunner) holds the tokenized
-documents, 4 bytes per word piece, and no records. The random next sentence of NSP comes from
-the document's bucket (`PretrainingDataConfig.bucket_mb` of text), as it comes from the one
-input file of each run of the reference scripts, which is how large corpora are fed to them
-(one run per pre-split file).
+Nothing holds the corpus: a worker holds one file's pending sentences and tokenized documents
+(`ReadDocuments.flush_mb`), one bucket of documents, or one output shard. Neither documents nor
+records go through a shuffle, only the names of the files that hold them, so no runner holds
+data in proportion to the corpus (the local FnApiRunner keeps every shuffle in memory: with
+documents in it, its peak RSS grew 1.6x from 5 to 88 MB of text). The random next sentence of
+NSP comes from the document's bucket (`PretrainingDataConfig.bucket_mb` of text), as it comes
+from the one input file of each run of the reference scripts, which is how large corpora are
+fed to them (one run per pre-split file).
 
 Determinism: a document's key is (file index, document index in the file); its bucket, and
-every random draw of its instances, are functions of that key, the dupe pass and the seed.
+every random draw of its instances, are functions of that key, the dupe pass and the seed; a
+bucket's documents are put in key order whatever files they came in.
 Instances are numbered in one global order (bucket, dupe, document key, instance); shard `s`
 of `S` takes the contiguous range `[s * N // S, (s + 1) * N // S)`, so shard sizes differ by
 at most one (a deviation from hashing instances to shards, which would not balance them), and
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import struct
 import uuid
 from typing import Iterable, Iterator
 
@@ -53,24 +56,52 @@ def document_key(file_index: int, doc_index: int) -> int:
     return (file_index << 32) | doc_index
 
 
-def encode_document(doc: Document) -> tuple[bytes, bytes]:
-    """A document as two byte strings (int32 bounds, int32 ids): compact in any shuffle."""
-    return doc.bounds.astype(np.int32).tobytes(), doc.tokens.astype(np.int32).tobytes()
+def encode_document(key: int, doc: Document) -> bytes:
+    """A document and its key as one record: key (int64), sentence count (int32), int32
+    bounds, int32 ids."""
+    bounds = doc.bounds.astype(np.int32)
+    return (struct.pack("<qi", key, len(bounds)) + bounds.tobytes()
+            + doc.tokens.astype(np.int32).tobytes())
 
 
-def decode_document(value: tuple[bytes, bytes]) -> Document:
-    bounds, tokens = value
-    return Document(np.frombuffer(tokens, np.int32), np.frombuffer(bounds, np.int32))
+def decode_document(record: bytes) -> tuple[int, Document]:
+    key, count = struct.unpack_from("<qi", record)
+    bounds = np.frombuffer(record, np.int32, count, offset=12)
+    tokens = np.frombuffer(record, np.int32, offset=12 + 4 * count)
+    return key, Document(tokens, bounds)
+
+
+def bucket_of(key: int, num_buckets: int, seed: int) -> int:
+    return stable_hash(seed, key) % num_buckets
+
+
+def documents_path(temp_dir: str, bucket: int, file_index: int, flush: int) -> str:
+    return f"{temp_dir}/docs-{bucket:05d}-{file_index:05d}-{flush:05d}.tfrecord"
+
+
+def read_records(files: list[str]) -> list[bytes]:
+    """Every record of `files`, in order (read in batches: one eager step per record would
+    cost ~60 us each, 20x the read)."""
+    import tensorflow as tf
+
+    return [r for batch in tf.data.TFRecordDataset(files).batch(4096).as_numpy_iterator()
+            for r in batch] if files else []
 
 
 class ReadDocuments(beam.DoFn):
-    """`(file index, path)` -> `(document key, encoded document)` for every document of the
+    """`(file index, path)` -> `(bucket, (document file, documents))`: every document of the
     file with at least one token, streamed: sentences are tokenized `batch_sentences` at a
-    time (tensorflow-text WordPiece, in the worker)."""
+    time (tensorflow-text WordPiece, in the worker), then written to a file of their bucket
+    whenever the pending documents reach `flush_mb` and at the end."""
 
-    def __init__(self, vocab_file: str, batch_sentences: int = 4096):
+    def __init__(self, vocab_file: str, num_buckets: int, seed: int, temp_dir: str,
+                 batch_sentences: int = 4096, flush_mb: float = 64.0):
         self._vocab_file = vocab_file
+        self._num_buckets = num_buckets
+        self._seed = seed
+        self._temp_dir = temp_dir
         self._batch_sentences = batch_sentences
+        self._flush_bytes = flush_mb * 2**20
 
     def setup(self):
         from mobilebert_tf.data.tokenizer import BertInputTokenizer
@@ -80,28 +111,40 @@ class ReadDocuments(beam.DoFn):
         self._documents = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "documents")
         self._tokens = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "tokens")
 
-    def process(self, element: tuple[int, str]) -> Iterator[tuple[int, tuple[bytes, bytes]]]:
+    def process(self, element: tuple[int, str]) -> Iterator[tuple[int, tuple[str, int]]]:
         file_index, path = element
-        keys, pending, sentences = [], [], 0
+        self._pending: dict[int, list[bytes]] = {}
+        self._pending_bytes, self._flushes = 0, 0
+        keys, texts, sentences = [], [], 0
         for doc_index, doc in enumerate(documents_lib.iter_documents(path)):
             keys.append(document_key(file_index, doc_index))
-            pending.append(doc)
+            texts.append(doc)
             sentences += len(doc)
             if sentences >= self._batch_sentences:
-                yield from self._tokenized(keys, pending)
-                keys, pending, sentences = [], [], 0
-        yield from self._tokenized(keys, pending)
+                self._tokenized(keys, texts)
+                keys, texts, sentences = [], [], 0
+                if self._pending_bytes >= self._flush_bytes:
+                    yield from self._flush(file_index)
+        self._tokenized(keys, texts)
+        yield from self._flush(file_index)
 
-    def _tokenized(self, keys, pending):
-        for key, doc in zip(keys, documents_lib.tokenize_documents(pending, self._tokenizer)):
+    def _tokenized(self, keys, texts):
+        for key, doc in zip(keys, documents_lib.tokenize_documents(texts, self._tokenizer)):
             if doc is not None:
                 self._documents.inc()
                 self._tokens.inc(len(doc.tokens))
-                yield key, encode_document(doc)
+                record = encode_document(key, doc)
+                self._pending.setdefault(bucket_of(key, self._num_buckets, self._seed),
+                                         []).append(record)
+                self._pending_bytes += len(record)
 
-
-def bucket_of(key: int, num_buckets: int, seed: int) -> int:
-    return stable_hash(seed, key) % num_buckets
+    def _flush(self, file_index: int):
+        for bucket, records in sorted(self._pending.items()):
+            path = documents_path(self._temp_dir, bucket, file_index, self._flushes)
+            _write_atomically(path, records)
+            yield bucket, (path, len(records))
+        self._pending, self._pending_bytes = {}, 0
+        self._flushes += 1
 
 
 def check_documents(count: int) -> int:
@@ -128,9 +171,11 @@ class _BucketFn(beam.DoFn):
         self._masking = None if self._config.dynamic_masking else self._config.masking(vocab)
 
     @staticmethod
-    def documents(values: Iterable) -> tuple[list[int], list[Document]]:
-        pairs = sorted(values, key=lambda kv: kv[0])
-        return [k for k, _ in pairs], [decode_document(v) for _, v in pairs]
+    def documents(values: Iterable[tuple[str, int]]) -> tuple[list[int], list[Document]]:
+        """The bucket's documents in key order, read from its document files."""
+        pairs = sorted((decode_document(r) for r in read_records(sorted(p for p, _ in values))),
+                       key=lambda kv: kv[0])
+        return [k for k, _ in pairs], [doc for _, doc in pairs]
 
     def plans(self, keys: list[int], docs: list[Document]):
         """`(dupe, key, plans)` in the global order, dupe pass by dupe pass."""
@@ -240,14 +285,9 @@ class WriteShard(beam.DoFn):
         self._examples = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "examples")
 
     def process(self, element, num_documents: int):
-        import tensorflow as tf
-
         del num_documents  # A side input only so that no shard is written before the check.
         shard, parts = element
-        files = sorted(p for p in parts if p is not None)
-        # Read in batches: one eager step per record would cost ~60 us each, 20x the read.
-        records = [r for batch in tf.data.TFRecordDataset(files).batch(4096).as_numpy_iterator()
-                   for r in batch] if files else []
+        records = read_records(sorted(p for p in parts if p is not None))
         order = np.random.default_rng([self._seed, shard]).permutation(len(records))
         _write_atomically(self._paths[shard] + pretraining_records.INCOMPLETE_SUFFIX,
                           (records[i] for i in order))
@@ -258,18 +298,18 @@ class WriteShard(beam.DoFn):
 def build(pipeline: beam.Pipeline, files: list[str], vocab_file: str, config,
           num_buckets: int, paths: list[str], temp_dir: str) -> None:
     """Adds the record pipeline to `pipeline`: `files` -> `paths` (their `.incomplete`
-    names), `len(paths)` shards; part files go to `temp_dir` (the caller removes it)."""
+    names), `len(paths)` shards; document and part files go to `temp_dir` (the caller removes
+    it)."""
     num_shards = len(paths)
     docs = (pipeline
             | "Files" >> beam.Create(list(enumerate(files)))
-            | "Read" >> beam.ParDo(ReadDocuments(vocab_file)))
+            | "Read" >> beam.ParDo(ReadDocuments(vocab_file, num_buckets, config.random_seed,
+                                                 temp_dir)))
     num_documents = (docs
-                     | "CountDocuments" >> beam.combiners.Count.Globally()
+                     | "DocumentCounts" >> beam.Map(lambda kv: kv[1][1])
+                     | "CountDocuments" >> beam.CombineGlobally(sum)
                      | "CheckDocuments" >> beam.Map(check_documents))
-    buckets = (docs
-               | "Bucket" >> beam.Map(lambda kv, n, seed: (bucket_of(kv[0], n, seed), kv),
-                                      num_buckets, config.random_seed)
-               | "GroupBuckets" >> beam.GroupByKey())
+    buckets = docs | "GroupBuckets" >> beam.GroupByKey()
     offsets = (buckets
                | "Count" >> beam.ParDo(CountInstances(config, vocab_file))
                | "Counts" >> beam.combiners.ToList()
