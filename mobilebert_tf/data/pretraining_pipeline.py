@@ -89,10 +89,10 @@ def read_records(files: list[str]) -> list[bytes]:
 
 
 class ReadDocuments(beam.DoFn):
-    """`(file index, path)` -> `(bucket, (document file, documents))`: every document of the
-    file with at least one token, streamed: sentences are tokenized `batch_sentences` at a
-    time (tensorflow-text WordPiece, in the worker), then written to a file of their bucket
-    whenever the pending documents reach `flush_mb` and at the end."""
+    """`(file index, path)` -> `(bucket, (document file, its number of documents))`: every
+    document of the file with at least one token, streamed: sentences are tokenized
+    `batch_sentences` at a time (tensorflow-text WordPiece, in the worker), then written to a
+    file of their bucket whenever the pending documents reach `flush_mb` and at the end."""
 
     def __init__(self, vocab_file: str, num_buckets: int, seed: int, temp_dir: str,
                  batch_sentences: int = 4096, flush_mb: float = 64.0):

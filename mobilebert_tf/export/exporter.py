@@ -185,7 +185,8 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
         ValueError: bad precisions, calibration, vocab (not the model's size), labels or
             length, before any work.
         fidelity.FidelityError: a precision misses its bounds (its file is kept, renamed
-            `*.tflite.rejected`, for inspection).
+            `*.tflite.rejected`, with the rest of this export in
+            `<output_dir>/output.incomplete/`, for inspection).
 
     Into a directory an earlier export wrote, the files it writes replace the earlier ones, and
     the earlier `.tflite` files of precisions not in `precisions` are removed.
@@ -207,12 +208,17 @@ def export(model: keras.Model, output_dir: str, precisions=tflite.PRECISIONS,
     if dynamic_length:
         fidelity_examples = [tflite.trim_padding(e) for e in fidelity_examples]
     expected = keras_outputs(model, fidelity_examples, postprocess)
-    with tempfile.TemporaryDirectory() as scratch:
-        source = _save(model, output_dir, seq_length, batch_size, fold, tokenizer, postprocess,
-                       dynamic_length, scratch if precisions else None, log)
-        return _write_checked_tflite(source, output_dir, precisions, calibration,
-                                     fidelity_examples, expected, num_threads,
-                                     runtime.attach if runtime else None, log)
+    # Written aside and moved in once every file has passed: a failure, a rejected precision
+    # too, leaves them under output.incomplete and the directory's earlier export as it was.
+    with tempfile.TemporaryDirectory() as scratch, fileio.staged_outputs(output_dir) as staging:
+        staged_log = lambda line: log(line.replace(staging, output_dir))  # noqa: E731
+        source = _save(model, staging, seq_length, batch_size, fold, tokenizer, postprocess,
+                       dynamic_length, scratch if precisions else None, staged_log)
+        results = _write_checked_tflite(source, staging, output_dir, precisions, calibration,
+                                        fidelity_examples, expected, num_threads,
+                                        runtime.attach if runtime else None, staged_log)
+    _remove_other_precisions(output_dir, precisions)
+    return results
 
 
 def _runtime(model: keras.Model, seq_length: int, batch_size: int, tokenizer, labels,
@@ -271,12 +277,12 @@ def _save(model: keras.Model, output_dir: str, seq_length: int, batch_size: int,
     return source
 
 
-def _write_checked_tflite(saved_model_dir: str, output_dir: str, precisions, calibration,
-                          examples: list[dict], expected: list[dict], num_threads: int,
-                          attach, log) -> dict:
+def _write_checked_tflite(saved_model_dir: str, staging: str, output_dir: str, precisions,
+                          calibration, examples: list[dict], expected: list[dict],
+                          num_threads: int, attach, log) -> dict:
     """Convert at each precision, compare with the Keras `expected` outputs, write each file
-    (renamed `*.rejected` when out of bounds) and `fidelity.json`; then raise FidelityError
-    for the rejected ones."""
+    (renamed `*.rejected` when out of bounds) and `fidelity.json` into `staging`, naming the
+    files by their place in `output_dir`; then raise FidelityError for the rejected ones."""
     results, failures = {}, []
     for precision in precisions:
         content = tflite.convert(saved_model_dir, precision, lambda: calibration)
@@ -289,14 +295,13 @@ def _write_checked_tflite(saved_model_dir: str, output_dir: str, precisions, cal
             failures.append(str(error))
             path += ".rejected"
         content = attach(content) if attach else content
-        fileio.write_bytes(path, content)
+        fileio.write_bytes(tf.io.gfile.join(staging, path.rpartition("/")[2]), content)
         results[precision] = {"path": path, "bytes": len(content),
                               "outputs": [dataclasses.asdict(r) for r in reports]}
-    fileio.write_json(tf.io.gfile.join(output_dir, "fidelity.json"),
+    fileio.write_json(tf.io.gfile.join(staging, "fidelity.json"),
                       {"tolerances": {p: fidelity.TOLERANCES[p] for p in precisions},
                        "lengths": [int(e["input_mask"].shape[1]) for e in examples],
                        "results": results})
-    _remove_other_precisions(output_dir, precisions)
     if failures:
         raise fidelity.FidelityError(" | ".join(failures))
     return results
