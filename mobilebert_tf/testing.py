@@ -1,5 +1,5 @@
-"""Helpers only the test suites use: error bounds, layer checks, Model Garden's encoder, and
-subprocesses. Nothing in `mobilebert_tf` imports this module (tests/test_layering.py checks)."""
+"""Helpers only the test suites use: error bounds, layer checks, Model Garden's encoder,
+subprocesses, and a directory's files. Nothing in `mobilebert_tf` imports this module (tests/test_layering.py checks)."""
 
 from __future__ import annotations
 
@@ -70,3 +70,15 @@ def run_module(module: str, args, check: bool = True, timeout: int = 600,
 def run_train_script(args, check: bool = True, timeout: int = 600):
     """`run_module("tpu.train", args)`."""
     return run_module("tpu.train", args, check, timeout)
+
+
+def file_contents(directory: str) -> dict[str, bytes]:
+    """`{path relative to directory: bytes}` of every file under `directory`, on any
+    `tf.io.gfile` filesystem: a directory compared before and after a command."""
+    found = {}
+    for root, _, names in tf.io.gfile.walk(directory):
+        for name in names:
+            path = tf.io.gfile.join(root, name)
+            with tf.io.gfile.GFile(path, "rb") as f:
+                found[path[len(directory):].lstrip("/")] = f.read()
+    return found

@@ -4,17 +4,7 @@ written; a failure leaves them under `output.incomplete` and the earlier files a
 import pytest
 
 from mobilebert_tf import fileio
-
-
-def _files(root: str) -> dict[str, bytes]:
-    """Every file under `root` by its path relative to `root`."""
-    import tensorflow as tf
-    found = {}
-    for directory, _, files in tf.io.gfile.walk(root):
-        for name in files:
-            path = tf.io.gfile.join(directory, name)
-            found[path[len(root) + 1:]] = fileio.read_bytes(path)
-    return found
+from mobilebert_tf.testing import file_contents
 
 
 @pytest.mark.parametrize("filesystem", ["local", "ram"])
@@ -26,7 +16,7 @@ def test_a_failed_write_leaves_the_earlier_outputs_and_names_the_partial_ones(
         fileio.write_text(f"{staging}/config.json", "first")
         fileio.write_text(f"{staging}/saved_model/variables/v.index", "first")
         fileio.write_text(f"{staging}/saved_model/old.pb", "first")
-    earlier = _files(out)
+    earlier = file_contents(out)
     assert earlier == {"run_config.json": b"owner", "config.json": b"first",
                        "saved_model/variables/v.index": b"first",
                        "saved_model/old.pb": b"first"}
@@ -35,12 +25,12 @@ def test_a_failed_write_leaves_the_earlier_outputs_and_names_the_partial_ones(
         with fileio.staged_outputs(out) as staging:
             fileio.write_text(f"{staging}/config.json", "second")
             raise RuntimeError("failed mid-way")
-    assert _files(out) == {**earlier, f"{fileio.STAGING_DIR}/config.json": b"second"}
+    assert file_contents(out) == {**earlier, f"{fileio.STAGING_DIR}/config.json": b"second"}
 
     # The next run starts afresh; a directory it writes replaces the earlier one whole.
     with fileio.staged_outputs(out) as staging:
         fileio.write_text(f"{staging}/config.json", "third")
         fileio.write_text(f"{staging}/saved_model/variables/v.index", "third")
     assert fileio.staged_path(f"{staging}/config.json", staging, out) == f"{out}/config.json"
-    assert _files(out) == {"run_config.json": b"owner", "config.json": b"third",
+    assert file_contents(out) == {"run_config.json": b"owner", "config.json": b"third",
                            "saved_model/variables/v.index": b"third"}

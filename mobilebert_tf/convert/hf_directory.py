@@ -32,8 +32,6 @@ from mobilebert_tf.data.vocab import Vocab, check_vocab_size
 from mobilebert_tf.errors import InputError
 from mobilebert_tf.models import MobileBertPretrainer
 
-HF_FILES = ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json",
-            "special_tokens_map.json")
 PAD_ID = 0  # BERT's; the id every tokenizer here and in transformers pads with, and the row
 # `exporter.hf_arrays` zeroes
 
@@ -105,15 +103,18 @@ def write_hf_directory(model: MobileBertPretrainer, vocab_file: str, output_dir:
                 "cls_token": "[CLS]", "mask_token": "[MASK]"}
     with fileio.staged_outputs(output_dir) as staging:  # a failure leaves output.incomplete
         join = lambda name: tf.io.gfile.join(staging, name)  # noqa: E731
-        fileio.write_json(join("config.json"), settings)
-        exporter.export_hf_safetensors(model, join("model.safetensors"))
-        fileio.write_text(join("vocab.txt"), "\n".join(vocab.tokens) + "\n")
-        fileio.write_json(join("tokenizer_config.json"), {
-            "tokenizer_class": "MobileBertTokenizer", "do_lower_case": vocab.lower_case,
-            "strip_accents": None, "tokenize_chinese_chars": True,
-            "model_max_length": config.max_position, **specials})
-        fileio.write_json(join("special_tokens_map.json"), specials)
-    return {name: tf.io.gfile.join(output_dir, name) for name in HF_FILES}
+        written = [
+            fileio.write_json(join("config.json"), settings),
+            exporter.export_hf_safetensors(model, join("model.safetensors")),
+            fileio.write_text(join("vocab.txt"), "\n".join(vocab.tokens) + "\n"),
+            fileio.write_json(join("tokenizer_config.json"), {
+                "tokenizer_class": "MobileBertTokenizer", "do_lower_case": vocab.lower_case,
+                "strip_accents": None, "tokenize_chinese_chars": True,
+                "model_max_length": config.max_position, **specials}),
+            fileio.write_json(join("special_tokens_map.json"), specials),
+        ]
+    return {path.rpartition("/")[2]: fileio.staged_path(path, staging, output_dir)
+            for path in written}
 
 
 TRANSFORMERS_PYTHON_ENV = "MOBILEBERT_TRANSFORMERS_PYTHON"  # made by `make test`

@@ -42,8 +42,8 @@ def write_tf1_directory(model: MobileBertPretrainer, vocab_file: str, output_dir
     arrays[WORD_TABLE] = exporter.zeroed_pad_row(arrays[WORD_TABLE])
     with fileio.staged_outputs(output_dir) as staging:  # a failure leaves output.incomplete
         join = lambda name: tf.io.gfile.join(staging, name)  # noqa: E731
-        exporter.write_tf1_checkpoint(arrays, join(CHECKPOINT))
-        fileio.write_json(join("bert_config.json"), settings)
-        fileio.write_text(join("vocab.txt"), "\n".join(vocab.tokens) + "\n")
-    return {name: tf.io.gfile.join(output_dir, name)
-            for name in (CHECKPOINT, "bert_config.json", "vocab.txt")}
+        written = [exporter.write_tf1_checkpoint(arrays, join(CHECKPOINT)),
+                   fileio.write_json(join("bert_config.json"), settings),
+                   fileio.write_text(join("vocab.txt"), "\n".join(vocab.tokens) + "\n")]
+    return {path.rpartition("/")[2]: fileio.staged_path(path, staging, output_dir)
+            for path in written}

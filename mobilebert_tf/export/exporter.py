@@ -286,17 +286,18 @@ def _write_checked_tflite(saved_model_dir: str, staging: str, output_dir: str, p
     results, failures = {}, []
     for precision in precisions:
         content = tflite.convert(saved_model_dir, precision, lambda: calibration)
-        path = tf.io.gfile.join(output_dir, f"model_{precision}.tflite")
+        staged = tf.io.gfile.join(staging, f"model_{precision}.tflite")
         reports = fidelity.compare(expected, tflite.run_tflite(content, examples, num_threads))
         log(fidelity.format_reports(precision, reports))
         try:
             fidelity.check(reports, precision)
         except fidelity.FidelityError as error:
             failures.append(str(error))
-            path += ".rejected"
+            staged += ".rejected"
         content = attach(content) if attach else content
-        fileio.write_bytes(tf.io.gfile.join(staging, path.rpartition("/")[2]), content)
-        results[precision] = {"path": path, "bytes": len(content),
+        fileio.write_bytes(staged, content)
+        results[precision] = {"path": fileio.staged_path(staged, staging, output_dir),
+                              "bytes": len(content),
                               "outputs": [dataclasses.asdict(r) for r in reports]}
     fileio.write_json(tf.io.gfile.join(staging, "fidelity.json"),
                       {"tolerances": {p: fidelity.TOLERANCES[p] for p in precisions},

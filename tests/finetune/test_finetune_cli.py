@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mobilebert_tf.testing import file_contents
+
 SMOKE = ["--preset", "mobilebert_mini", "--overrides", "num_layers=2", "--seq_length", "32", "--batch_size", "4", "--steps", "6",
          "--eval_every", "3", "--log_every", "3", "--checkpoint_every", "3"]
 
@@ -123,16 +125,6 @@ def test_killed_finetune_resumes_with_its_history_and_best(run_train, mrpc_run, 
                                       err_msg=name)
 
 
-def _tree(directory):
-    """`{relative path: bytes}` of every file under `directory`."""
-    tree = {}
-    for root, _, names in os.walk(directory):
-        for name in names:
-            with open(os.path.join(root, name), "rb") as f:
-                tree[os.path.relpath(os.path.join(root, name), directory)] = f.read()
-    return tree
-
-
 @pytest.mark.slow
 def test_commands_refuse_a_finished_run_of_another_kind_and_leave_it_byte_identical(
         run_train, mrpc_run, tmp_path):
@@ -142,7 +134,7 @@ def test_commands_refuse_a_finished_run_of_another_kind_and_leave_it_byte_identi
     import subprocess
     import sys
     _, model_dir, _ = mrpc_run
-    before = _tree(model_dir)
+    before = file_contents(model_dir)
     assert "best/model.keras" in before and "checkpoint" in before
     other_task = run_train(["--mode", "finetune", "--task", "sentiment", "--init_checkpoint",
                             "none", "--model_dir", model_dir, *SMOKE], check=False)
@@ -161,4 +153,4 @@ def test_commands_refuse_a_finished_run_of_another_kind_and_leave_it_byte_identi
         f"mobilebert-convert-checkpoint: error: --output_dir '{model_dir}' belongs to another "
         f"run ({model_dir}/run_config.json): mode: stored 'finetune', this run 'convert'. Use "
         "a fresh --output_dir. (see --help)"]
-    assert _tree(model_dir) == before
+    assert file_contents(model_dir) == before

@@ -12,6 +12,7 @@ from mobilebert_tf import run
 from mobilebert_tf.data.synthetic_records import synthetic_examples, write_pretraining_records
 from mobilebert_tf.errors import InputError
 from mobilebert_tf.run.experiment import read_stage_ends, stage_end_diagnostics
+from mobilebert_tf.testing import file_contents
 
 SEQ, PREDICTIONS, VOCAB = 32, 5, 1000
 MODEL = dict(overrides={"num_layers": 2, "vocab_size": VOCAB}, seq_length=SEQ,
@@ -127,7 +128,7 @@ def test_teacher_distill_finetune_export_with_every_path_on_ram(bucket, teacher)
     # Every other kind of run or command is refused in the fine-tuning run's directory before
     # anything is read or written there.
     finetuned = f"{bucket}/sst2"
-    before = _contents(finetuned)
+    before = file_contents(finetuned)
     with pytest.raises(InputError, match=f"model_dir '{finetuned}' belongs to another run "
                                          r".*run_config.json\): task: stored 'sst2', this run "
                                          "'mrpc'. Use a fresh model_dir"):
@@ -139,22 +140,16 @@ def test_teacher_distill_finetune_export_with_every_path_on_ram(bucket, teacher)
         convert("hf", "ram://no-such-source", "mobilebert_mini", finetuned)
     with pytest.raises(InputError, match="mode: stored 'finetune', this run 'export'"):
         loading.check_inputs(checkpoint=finetuned, output_dir=finetuned)
-    assert _contents(finetuned) == before
+    assert file_contents(finetuned) == before
     with pytest.raises(InputError, match="is not empty and was not written by this command"):
         loading.check_inputs(checkpoint=finetuned, output_dir=f"{bucket}/glue")
 
 
-def _contents(directory):
-    """`{path: bytes}` of every file under `directory`."""
-    return {f"{root}/{name}": tf.io.gfile.GFile(f"{root}/{name}", "rb").read()
-            for root, _, names in tf.io.gfile.walk(directory) for name in names}
-
-
 def _copy(directory, to, leave_out=()):
-    for path, content in _contents(directory).items():
+    for path, content in file_contents(directory).items():
         if path.rpartition("/")[2] not in leave_out:
-            tf.io.gfile.makedirs(path.rpartition("/")[0].replace(directory, to))
-            with tf.io.gfile.GFile(path.replace(directory, to), "wb") as f:
+            tf.io.gfile.makedirs(f"{to}/{path}".rpartition("/")[0])
+            with tf.io.gfile.GFile(f"{to}/{path}", "wb") as f:
                 f.write(content)
 
 
